@@ -1,0 +1,285 @@
+package vmtest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// jobPath is where the host puts the [Job] in the initramfs.
+const jobPath = "/bpflab/job.json"
+
+// Job is what the guest init runs: the payload's argv, working directory
+// and environment, and the files to send back once it exits.
+type Job struct {
+	Args []string `json:"args"`
+	Dir  string   `json:"dir"`
+	Env  []string `json:"env"`
+	// Mkdirs are created before the payload starts (output directories
+	// named on its command line).
+	Mkdirs []string `json:"mkdirs,omitempty"`
+	// Collect lists files or directories sent back to the host afterwards.
+	Collect []string `json:"collect,omitempty"`
+
+	// ShipDir copies Dir's files and its testdata/ tree into the guest at
+	// the same paths (host side only).
+	ShipDir bool `json:"-"`
+	// Files maps guest paths to host files to copy in (host side only).
+	Files map[string]string `json:"-"`
+}
+
+// guestOS is what the init needs from the kernel. The real one makes
+// system calls; tests use a fake so the init's logic runs on the host.
+type guestOS interface {
+	Mount(source, target, fstype string, flags uintptr, data string) error
+	MkdirAll(path string, perm os.FileMode) error
+	ReadFile(path string) ([]byte, error)
+	ReadDir(path string) ([]os.DirEntry, error)
+	WriteFile(path string, data []byte, perm os.FileMode) error
+	// OpenPort opens the host channel and returns it with a function that
+	// waits until everything written has left the guest.
+	OpenPort() (io.Writer, func() error, error)
+	// Log writes a line to the kernel console.
+	Log(format string, args ...any)
+	PowerOff()
+}
+
+// mount is one file system the init mounts before the payload runs.
+type mount struct {
+	fstype, target string
+	required       bool
+}
+
+// guestMounts are mounted in this order; later ones sit inside earlier ones.
+// cilium/ebpf reads /proc/self/mountinfo while its packages initialise, so
+// all of them must be in place before the payload starts.
+var guestMounts = []mount{
+	{"devtmpfs", "/dev", true},
+	{"proc", "/proc", true},
+	{"sysfs", "/sys", true},
+	{"tmpfs", "/run", true},
+	{"tmpfs", "/tmp", true},
+	{"devpts", "/dev/pts", false},
+	{"tracefs", "/sys/kernel/tracing", false},
+	{"debugfs", "/sys/kernel/debug", false},
+	{"bpf", "/sys/fs/bpf", false},
+	{"cgroup2", "/sys/fs/cgroup", false},
+	{"securityfs", "/sys/kernel/security", false},
+}
+
+// runInit is the init's whole life: mount, say hello, run the job, report,
+// power off. It returns only in tests, where PowerOff returns.
+func runInit(g guestOS) {
+	defer g.PowerOff()
+	for _, m := range guestMounts {
+		if err := g.MkdirAll(m.target, 0o755); err != nil && m.required {
+			g.Log("bpflab-init: mkdir %s: %v", m.target, err)
+			return
+		}
+		mountFn := g.Mount
+		if m.target == "/tmp" {
+			mountFn = func(source, target, fstype string, flags uintptr, data string) error {
+				return mountOverKeeping(g, source, target, fstype)
+			}
+		}
+		if err := mountFn(m.fstype, m.target, m.fstype, 0, ""); err != nil {
+			g.Log("bpflab-init: mount %s on %s: %v", m.fstype, m.target, err)
+			if m.required {
+				return
+			}
+		}
+	}
+	port, drain, err := g.OpenPort()
+	if err != nil {
+		g.Log("bpflab-init: opening the host channel: %v", err)
+		return
+	}
+	fw := &lockedFrameWriter{fw: NewFrameWriter(port)}
+	defer func() {
+		if err := drain(); err != nil {
+			g.Log("bpflab-init: draining the host channel: %v", err)
+		}
+	}()
+	if err := fw.WriteFrame(FrameHello, nil); err != nil {
+		g.Log("bpflab-init: writing to the host channel: %v", err)
+		return
+	}
+	raw, err := g.ReadFile(jobPath)
+	if err != nil {
+		fw.sendError(ClassInfra, "reading the job: %v", err)
+		return
+	}
+	var job Job
+	if err := json.Unmarshal(raw, &job); err != nil || len(job.Args) == 0 {
+		fw.sendError(ClassInfra, "decoding the job: %v", err)
+		return
+	}
+	for _, d := range job.Mkdirs {
+		if err := g.MkdirAll(d, 0o755); err != nil {
+			fw.sendError(ClassInfra, "creating %s: %v", d, err)
+			return
+		}
+	}
+	status, err := runPayload(job, fw)
+	if err != nil {
+		fw.sendError(ClassPayload, "%v", err)
+		return
+	}
+	for _, p := range job.Collect {
+		if err := sendFiles(fw, p); err != nil {
+			g.Log("bpflab-init: sending %s back: %v", p, err)
+		}
+	}
+	if err := fw.WriteFrame(FrameExit, status.encode()); err != nil {
+		g.Log("bpflab-init: reporting exit status: %v", err)
+	}
+}
+
+// keepDir is where the initramfs's own /tmp stays visible once a tmpfs
+// covers /tmp.
+const keepDir = "/run/bpflab/initramfs-tmp"
+
+// mountOverKeeping mounts a file system on target while keeping what the
+// initramfs has there: payloads such as go test binaries live under /tmp on
+// the host, so they sit under /tmp in the archive too. Each entry is bind
+// mounted back into the new file system.
+func mountOverKeeping(g guestOS, source, target, fstype string) error {
+	ents, err := g.ReadDir(target)
+	if err != nil || len(ents) == 0 {
+		return g.Mount(source, target, fstype, 0, "")
+	}
+	if err := g.MkdirAll(keepDir, 0o755); err != nil {
+		return err
+	}
+	if err := g.Mount(target, keepDir, "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("keeping %s: %w", target, err)
+	}
+	if err := g.Mount(source, target, fstype, 0, ""); err != nil {
+		return err
+	}
+	for _, e := range ents {
+		dst := filepath.Join(target, e.Name())
+		if e.IsDir() {
+			err = g.MkdirAll(dst, 0o755)
+		} else {
+			err = g.WriteFile(dst, nil, 0o644)
+		}
+		if err != nil {
+			return err
+		}
+		if err := g.Mount(filepath.Join(keepDir, e.Name()), dst, "", syscall.MS_BIND, ""); err != nil {
+			return fmt.Errorf("restoring %s: %w", dst, err)
+		}
+	}
+	return nil
+}
+
+// lockedFrameWriter serialises frames from the stdout and stderr copiers.
+type lockedFrameWriter struct {
+	mu sync.Mutex
+	fw *FrameWriter
+}
+
+func (l *lockedFrameWriter) WriteFrame(t FrameType, b []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fw.WriteFrame(t, b)
+}
+
+func (l *lockedFrameWriter) sendError(c Class, format string, args ...any) {
+	msg := append([]byte{byte(c)}, fmt.Sprintf(format, args...)...)
+	_ = l.WriteFrame(FrameError, msg)
+}
+
+// streamWriter turns writes into frames of one type.
+type streamWriter struct {
+	fw *lockedFrameWriter
+	t  FrameType
+}
+
+func (s streamWriter) Write(p []byte) (int, error) {
+	if err := s.fw.WriteFrame(s.t, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// runPayload runs the job and returns how it ended. An error means it
+// could not be started at all.
+func runPayload(job Job, fw *lockedFrameWriter) (ExitStatus, error) {
+	cmd := exec.Command(job.Args[0], job.Args[1:]...)
+	cmd.Dir = job.Dir
+	cmd.Env = job.Env
+	cmd.Stdout = streamWriter{fw, FrameStdout}
+	cmd.Stderr = streamWriter{fw, FrameStderr}
+	// A background child that keeps the pipes open must not stall the report.
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		return ExitStatus{}, describeStartError(job.Args[0], err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return ExitStatus{}, nil
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return ExitStatus{Signal: int(ws.Signal())}, nil
+		}
+		return ExitStatus{Code: ee.ExitCode()}, nil
+	case errors.Is(err, exec.ErrWaitDelay):
+		return ExitStatus{Code: cmd.ProcessState.ExitCode()}, nil
+	}
+	return ExitStatus{}, err
+}
+
+func describeStartError(path string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOEXEC):
+		return fmt.Errorf("%s: %w: the guest cannot run this file format", path, ErrNotExecutable)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%s: %w: permission denied (is it chmod +x?)", path, ErrNotExecutable)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: %w: it or its interpreter is missing in the guest", path, ErrNotExecutable)
+	}
+	return fmt.Errorf("starting %s: %w", path, err)
+}
+
+// sendFiles sends the file at p, or every regular file below it.
+func sendFiles(fw *lockedFrameWriter, p string) error {
+	return filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // the payload did not write it
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		body := append(append([]byte(path), 0), data...)
+		return fw.WriteFrame(FrameFile, body)
+	})
+}
+
+// decodeFile splits a file frame into its path and contents.
+func decodeFile(b []byte) (string, []byte, error) {
+	name, data, ok := strings.Cut(string(b), "\x00")
+	if !ok || !filepath.IsAbs(name) {
+		return "", nil, fmt.Errorf("%w: file frame without an absolute path", ErrBadFrame)
+	}
+	return name, []byte(data), nil
+}

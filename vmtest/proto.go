@@ -1,0 +1,152 @@
+package vmtest
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// FrameType says what a [Frame] carries.
+type FrameType uint8
+
+const (
+	// FrameHello is the first frame of every boot: the init is running.
+	FrameHello FrameType = iota + 1
+	// FrameStdout and FrameStderr carry a chunk of the payload's output.
+	FrameStdout
+	FrameStderr
+	// FrameFile carries a file the payload wrote: a path, a NUL, the contents.
+	FrameFile
+	// FrameExit carries the payload's exit status (see [ExitStatus]).
+	FrameExit
+	// FrameError carries a message from the init when the payload could
+	// not be started: a class byte, then text.
+	FrameError
+)
+
+func (t FrameType) String() string {
+	switch t {
+	case FrameHello:
+		return "hello"
+	case FrameStdout:
+		return "stdout"
+	case FrameStderr:
+		return "stderr"
+	case FrameFile:
+		return "file"
+	case FrameExit:
+		return "exit"
+	case FrameError:
+		return "error"
+	}
+	return fmt.Sprintf("frame(%d)", uint8(t))
+}
+
+// frameMagic starts every frame, so a stray byte on the port is detected
+// rather than misread as a length.
+const frameMagic = 0xB7
+
+// maxFrame bounds one frame's body; longer output is split.
+const maxFrame = 1 << 20
+
+// Frame is one message on the guest-to-host channel.
+type Frame struct {
+	Type FrameType
+	Data []byte
+}
+
+// ErrBadFrame is returned when the channel carries bytes that are not a frame.
+var ErrBadFrame = errors.New("malformed frame on the guest channel")
+
+// FrameWriter writes frames. It is not safe for concurrent use.
+type FrameWriter struct {
+	w io.Writer
+}
+
+// NewFrameWriter returns a writer of frames to w.
+func NewFrameWriter(w io.Writer) *FrameWriter { return &FrameWriter{w: w} }
+
+// WriteFrame writes one frame, splitting bodies larger than the frame limit.
+func (fw *FrameWriter) WriteFrame(t FrameType, data []byte) error {
+	for {
+		chunk := data
+		if len(chunk) > maxFrame {
+			chunk = chunk[:maxFrame]
+		}
+		var hdr [6]byte
+		hdr[0] = frameMagic
+		hdr[1] = byte(t)
+		binary.LittleEndian.PutUint32(hdr[2:], uint32(len(chunk)))
+		if _, err := fw.w.Write(append(hdr[:], chunk...)); err != nil {
+			return err
+		}
+		data = data[len(chunk):]
+		if len(data) == 0 {
+			return nil
+		}
+	}
+}
+
+// FrameReader reads frames.
+type FrameReader struct {
+	r *bufio.Reader
+}
+
+// NewFrameReader returns a reader of frames from r.
+func NewFrameReader(r io.Reader) *FrameReader { return &FrameReader{r: bufio.NewReader(r)} }
+
+// ReadFrame returns the next frame, or io.EOF at a clean end of stream.
+func (fr *FrameReader) ReadFrame() (Frame, error) {
+	var hdr [6]byte
+	if _, err := io.ReadFull(fr.r, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return Frame{}, fmt.Errorf("%w: truncated header", ErrBadFrame)
+		}
+		return Frame{}, err
+	}
+	if hdr[0] != frameMagic {
+		return Frame{}, fmt.Errorf("%w: bad magic %#x", ErrBadFrame, hdr[0])
+	}
+	n := binary.LittleEndian.Uint32(hdr[2:])
+	if n > maxFrame {
+		return Frame{}, fmt.Errorf("%w: length %d over limit", ErrBadFrame, n)
+	}
+	f := Frame{Type: FrameType(hdr[1]), Data: make([]byte, n)}
+	if _, err := io.ReadFull(fr.r, f.Data); err != nil {
+		return Frame{}, fmt.Errorf("%w: truncated body: %v", ErrBadFrame, err)
+	}
+	return f, nil
+}
+
+// ExitStatus is how the payload ended.
+type ExitStatus struct {
+	Code   int // exit code, valid when Signal is 0
+	Signal int // terminating signal, 0 if it exited
+}
+
+func (s ExitStatus) encode() []byte {
+	var b [8]byte
+	binary.LittleEndian.PutUint32(b[0:], uint32(int32(s.Code)))
+	binary.LittleEndian.PutUint32(b[4:], uint32(s.Signal))
+	return b[:]
+}
+
+func decodeExitStatus(b []byte) (ExitStatus, error) {
+	if len(b) != 8 {
+		return ExitStatus{}, fmt.Errorf("%w: exit frame of %d bytes", ErrBadFrame, len(b))
+	}
+	return ExitStatus{
+		Code:   int(int32(binary.LittleEndian.Uint32(b[0:]))),
+		Signal: int(binary.LittleEndian.Uint32(b[4:])),
+	}, nil
+}
+
+// ShellCode is the status as a shell reports it: the code, or 128+signal.
+func (s ExitStatus) ShellCode() int {
+	if s.Signal != 0 {
+		return 128 + s.Signal
+	}
+	return s.Code
+}

@@ -1,0 +1,553 @@
+package vmtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Config says how to boot. The zero value of each field means its default.
+type Config struct {
+	// Kernel is the path to a bzImage. Required.
+	Kernel string
+	// MemoryMiB is the guest's memory (default 512).
+	MemoryMiB int
+	// CPUs is the guest's vCPU count (default 1).
+	CPUs int
+	// Accel is "auto" (default), "kvm" or "tcg". auto uses KVM only if a
+	// boot under KVM has been seen to work on this host since it booted.
+	Accel string
+	// BootTimeout bounds the time from starting QEMU until the init reports
+	// (default 60s, enough for TCG on a loaded 2-core machine).
+	BootTimeout time.Duration
+	// RunTimeout bounds the payload's run (default 10m).
+	RunTimeout time.Duration
+	// QEMU is the emulator binary (default qemu-system-x86_64 on PATH).
+	QEMU string
+	// Init is the static binary that becomes the guest's PID 1 and calls
+	// [GuestInit] (default: this executable).
+	Init string
+	// Cmdline is appended to the kernel command line.
+	Cmdline string
+	// Stdout and Stderr receive the payload's output as it is produced.
+	Stdout, Stderr io.Writer
+	// Console, if set, receives the kernel console live.
+	Console io.Writer
+	// CacheDir holds the KVM verdict (default: none kept).
+	CacheDir string
+	// Log receives progress and diagnostics (default: discarded).
+	Log hclog.Logger
+}
+
+// kvmProbeTimeout is the boot deadline of a first boot under KVM. A KVM
+// guest reaches its init in well under a second; one that has not after
+// this long is hung (nested virtualisation that opens but never runs).
+const kvmProbeTimeout = 8 * time.Second
+
+func (c *Config) withDefaults() (Config, error) {
+	out := *c
+	if out.MemoryMiB == 0 {
+		out.MemoryMiB = 512
+	}
+	if out.CPUs == 0 {
+		out.CPUs = 1
+	}
+	if out.Accel == "" {
+		out.Accel = "auto"
+	}
+	if out.BootTimeout == 0 {
+		out.BootTimeout = 60 * time.Second
+	}
+	if out.RunTimeout == 0 {
+		out.RunTimeout = 10 * time.Minute
+	}
+	if out.QEMU == "" {
+		out.QEMU = "qemu-system-x86_64"
+	}
+	if out.Stdout == nil {
+		out.Stdout = io.Discard
+	}
+	if out.Stderr == nil {
+		out.Stderr = io.Discard
+	}
+	if out.Log == nil {
+		out.Log = hclog.NewNullLogger()
+	}
+	switch out.Accel {
+	case "auto", "kvm", "tcg":
+	default:
+		return out, Errorf(ClassUsage, "unknown accelerator %q: use auto, kvm or tcg", out.Accel)
+	}
+	return out, nil
+}
+
+// Result is a run that reached the payload's end.
+type Result struct {
+	Status ExitStatus
+	// Accel is the accelerator the run used.
+	Accel string
+	// Boot is the time from starting QEMU to the init's hello; Total the
+	// whole run, building the initramfs included.
+	Boot, Total time.Duration
+	// Console is the tail of the kernel console.
+	Console []string
+	// QEMU is the emulator's command line.
+	QEMU []string
+}
+
+// Run boots cfg.Kernel and runs job in it. A returned error is an *[Error]
+// with a class; a payload that ran and failed is not an error, its status
+// is in the Result.
+func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
+	start := time.Now()
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKernel(cfg.Kernel); err != nil {
+		return nil, err
+	}
+	qemu, err := exec.LookPath(cfg.QEMU)
+	if err != nil {
+		return nil, Errorf(ClassInfra, "%s not found: install QEMU (scripts/deps.sh, or apt-get install --no-install-recommends qemu-system-x86)", cfg.QEMU)
+	}
+	cfg.QEMU = qemu
+	if cfg.Init == "" {
+		if cfg.Init, err = os.Executable(); err != nil {
+			return nil, Errorf(ClassInfra, "finding the bpflab binary for the guest init: %w", err)
+		}
+	}
+	tmp, err := os.MkdirTemp("", "bpflab-vm-")
+	if err != nil {
+		return nil, Errorf(ClassInfra, "creating a temporary directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	initrd := filepath.Join(tmp, "initramfs.cpio")
+	if err := writeInitramfs(initrd, cfg.Init, job); err != nil {
+		return nil, err
+	}
+
+	accel := cfg.Accel
+	if accel == "auto" {
+		accel = chooseAccel(cfg.CacheDir)
+	}
+	res, err := boot(ctx, &cfg, accel, initrd, job)
+	if cfg.Accel == "auto" && accel == "kvm" {
+		if err != nil && (res == nil || res.Boot == 0) && ctx.Err() == nil && ClassOf(err) != ClassKernel {
+			// Under KVM the guest never reached its init: a hang (nested
+			// virtualisation that opens but never runs) or QEMU refusing
+			// the CPU. Either way TCG is the way to boot on this host.
+			cfg.Log.Warn("a guest under KVM did not start, using TCG on this host from now on", "reason", err)
+			recordKVM(cfg.CacheDir, false)
+			accel = "tcg"
+			res, err = boot(ctx, &cfg, accel, initrd, job)
+		} else if err == nil {
+			recordKVM(cfg.CacheDir, true)
+		}
+	}
+	if res != nil {
+		res.Total = time.Since(start)
+	}
+	return res, err
+}
+
+func checkKernel(p string) error {
+	if p == "" {
+		return Errorf(ClassUsage, "no kernel given: pass --kernel with an alias or a path")
+	}
+	ok, err := isKernelImage(p)
+	if err != nil {
+		return &Error{Class: ClassKernel, Msg: fmt.Sprintf("kernel %s cannot be read: run 'bpflab kernels fetch' or pass an existing image", p), Err: err}
+	}
+	if !ok {
+		return Errorf(ClassKernel, "%s is not an x86 Linux kernel image (no bzImage header): pass a vmlinuz or an alias such as 6.1", p)
+	}
+	return nil
+}
+
+// writeInitramfs puts the init, the job and everything the payload needs
+// into a cpio archive at dst.
+func writeInitramfs(dst, init string, job Job) error {
+	r := NewInitramfs()
+	if err := addExecutable(r, "/init", init); err != nil {
+		return Errorf(ClassInfra, "packing the guest init %s: %w", init, err)
+	}
+	for _, d := range []string{"/root", "/tmp", "/run", "/etc", "/bin", "/sbin", "/usr/bin"} {
+		if err := r.Dir(d); err != nil {
+			return Errorf(ClassInfra, "packing %s: %w", d, err)
+		}
+	}
+	// Minimal identity files so tools that look up users do not fail.
+	_ = r.Bytes("/etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
+	_ = r.Bytes("/etc/group", []byte("root:x:0:\n"), 0o644)
+	_ = r.Bytes("/etc/hosts", []byte("127.0.0.1 localhost\n"), 0o644)
+
+	if job.ShipDir && job.Dir != "" {
+		if err := addPackageDir(r, job.Dir); err != nil {
+			return Errorf(ClassInfra, "packing the working directory %s: %w", job.Dir, err)
+		}
+	} else if job.Dir != "" {
+		_ = r.Dir(job.Dir)
+	}
+	for guest, host := range job.Files {
+		if err := r.File(guest, host); err != nil {
+			return Errorf(ClassInfra, "packing %s: %w", host, err)
+		}
+	}
+	if err := addExecutable(r, job.Args[0], job.Args[0]); err != nil {
+		if errors.Is(err, ErrNotExecutable) {
+			return &Error{Class: ClassPayload, Msg: fmt.Sprintf("cannot run %s in the guest: pass an ELF executable or a #! script", job.Args[0]), Err: err}
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return &Error{Class: ClassPayload, Msg: fmt.Sprintf("payload %s does not exist", job.Args[0]), Err: err}
+		}
+		return Errorf(ClassInfra, "packing the payload: %w", err)
+	}
+	raw, err := json.Marshal(job)
+	if err != nil {
+		return Errorf(ClassInfra, "encoding the job: %w", err)
+	}
+	if err := r.Bytes(jobPath, raw, 0o644); err != nil {
+		return Errorf(ClassInfra, "packing the job: %w", err)
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return Errorf(ClassInfra, "writing the initramfs: %w", err)
+	}
+	if _, err := r.WriteTo(f); err != nil {
+		f.Close()
+		return Errorf(ClassInfra, "writing the initramfs (is the disk full?): %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return Errorf(ClassInfra, "writing the initramfs (is the disk full?): %w", err)
+	}
+	return nil
+}
+
+// addExecutable adds the host binary src at guest path dst, with its ELF
+// interpreter and shared libraries at their host paths.
+func addExecutable(r *Initramfs, dst, src string) error {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%s: %w (not a file with execute permission)", src, ErrNotExecutable)
+	}
+	deps, err := SharedDeps(src)
+	if err != nil {
+		return err
+	}
+	for _, d := range deps {
+		if err := r.File(d, d); err != nil {
+			return err
+		}
+	}
+	return r.File(dst, src)
+}
+
+// maxShippedFile bounds the size of one file copied from the payload's
+// working directory; larger files there are left out.
+const maxShippedFile = 64 << 20
+
+// addPackageDir adds the regular files directly in dir and its testdata/
+// tree, so a test binary finds its fixtures at the same paths.
+func addPackageDir(r *Initramfs, dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if err := r.Dir(dir); err != nil {
+		return err
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		switch {
+		case e.IsDir() && e.Name() == "testdata":
+			if err := r.Tree(p, p, nil); err != nil {
+				return err
+			}
+		case e.Type().IsRegular():
+			if fi, err := e.Info(); err == nil && fi.Size() <= maxShippedFile {
+				if err := r.File(p, p); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// boot runs one QEMU.
+func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job) (*Result, error) {
+	bootTimeout := cfg.BootTimeout
+	if accel == "kvm" && cfg.Accel == "auto" && bootTimeout > kvmProbeTimeout {
+		bootTimeout = kvmProbeTimeout
+	}
+	consoleR, consoleW, err := os.Pipe()
+	if err != nil {
+		return nil, Errorf(ClassInfra, "creating a pipe: %w", err)
+	}
+	defer consoleR.Close()
+	dataR, dataW, err := os.Pipe()
+	if err != nil {
+		consoleW.Close()
+		return nil, Errorf(ClassInfra, "creating a pipe: %w", err)
+	}
+	defer dataR.Close()
+
+	args := qemuArgs(cfg, accel, initrd, 3, 4)
+	cmd := exec.Command(cfg.QEMU, args...)
+	cmd.ExtraFiles = []*os.File{consoleW, dataW}
+	var qerr strings.Builder
+	cmd.Stderr = &limitedWriter{w: &qerr, n: 8192}
+	// QEMU dies with bpflab, whatever kills bpflab.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	res := &Result{Accel: accel, QEMU: append([]string{cfg.QEMU}, args...)}
+	cfg.Log.Debug("starting qemu", "accel", accel, "cmd", shellQuote(res.QEMU))
+
+	exited := make(chan error, 1)
+	if err := startLocked(cmd, exited); err != nil {
+		consoleW.Close()
+		dataW.Close()
+		return nil, Errorf(ClassInfra, "starting %s: %w", cfg.QEMU, err)
+	}
+	consoleW.Close()
+	dataW.Close()
+	kill := func() { _ = cmd.Process.Kill() }
+	defer kill()
+
+	tail := newConsoleTail(40)
+	consoleDone := make(chan struct{})
+	go func() {
+		tail.consume(consoleR, cfg.Console)
+		close(consoleDone)
+	}()
+	frames := make(chan Frame, 64)
+	frameErr := make(chan error, 1)
+	go func() {
+		fr := NewFrameReader(dataR)
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				frameErr <- err
+				close(frames)
+				return
+			}
+			frames <- f
+		}
+	}()
+
+	t0 := time.Now()
+	timer := time.NewTimer(bootTimeout)
+	defer timer.Stop()
+	var (
+		hello    bool
+		status   *ExitStatus
+		guestErr *Error
+		qemuErr  error
+		qemuDone bool
+	)
+	failure := func(c Class, format string, args ...any) *Error {
+		e := Errorf(c, format, args...)
+		// Wait briefly for the console so the tail holds the last words.
+		select {
+		case <-consoleDone:
+		case <-time.After(500 * time.Millisecond):
+		}
+		e.Console, _, _ = tail.snapshot()
+		res.Console = e.Console
+		return e
+	}
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			kill()
+			return nil, &Error{Class: ClassInfra, Msg: "interrupted", Err: ctx.Err()}
+		case <-timer.C:
+			kill()
+			if !hello {
+				return res, failure(ClassBootHang, "boot hang: the guest's init did not start within %v (accel %s)", bootTimeout, accel)
+			}
+			return res, failure(ClassTimeout, "payload timed out after %v: raise --run-timeout if it needs longer", cfg.RunTimeout)
+		case f, ok := <-frames:
+			if !ok {
+				frames = nil
+				if qemuDone {
+					break loop
+				}
+				continue
+			}
+			switch f.Type {
+			case FrameHello:
+				hello = true
+				res.Boot = time.Since(t0)
+				cfg.Log.Debug("guest init started", "after", res.Boot)
+				timer.Reset(cfg.RunTimeout)
+			case FrameStdout:
+				_, _ = cfg.Stdout.Write(f.Data)
+			case FrameStderr:
+				_, _ = cfg.Stderr.Write(f.Data)
+			case FrameFile:
+				if err := receiveFile(f.Data, job.Collect); err != nil {
+					cfg.Log.Warn("dropping a file from the guest", "error", err)
+				}
+			case FrameError:
+				c, msg := ClassInfra, string(f.Data)
+				if len(f.Data) > 0 {
+					c, msg = Class(f.Data[0]), string(f.Data[1:])
+				}
+				guestErr = &Error{Class: c, Msg: msg}
+			case FrameExit:
+				st, err := decodeExitStatus(f.Data)
+				if err != nil {
+					return res, failure(ClassInfra, "reading the exit status: %w", err)
+				}
+				status = &st
+				// Everything the guest had to say has arrived.
+				kill()
+			}
+			if status != nil || guestErr != nil {
+				break loop
+			}
+		case qemuErr = <-exited:
+			qemuDone = true
+			exited = nil
+			if frames == nil {
+				break loop
+			}
+			// Drain what the guest wrote before QEMU went away.
+			select {
+			case <-frameErr:
+			case <-time.After(2 * time.Second):
+				break loop
+			}
+		}
+	}
+	lines, panicked, oom := tail.snapshot()
+	res.Console = lines
+	switch {
+	case status != nil:
+		res.Status = *status
+		if status.Signal == int(syscall.SIGKILL) && oom {
+			return res, failure(ClassOOM, "the guest ran out of memory and killed the payload: raise --memory (now %d MiB)", cfg.MemoryMiB)
+		}
+		return res, nil
+	case guestErr != nil:
+		guestErr.Console = lines
+		return res, guestErr
+	case panicked:
+		return res, failure(ClassPanic, "kernel panic (accel %s)", accel)
+	}
+	if qemuDone && !hello {
+		msg := strings.TrimSpace(qerr.String())
+		if msg != "" {
+			if looksLikeKernelLoadError(msg) {
+				return res, failure(ClassKernel, "qemu could not load kernel %s: %s", cfg.Kernel, firstLine(msg))
+			}
+			return res, failure(ClassInfra, "qemu failed: %s", firstLine(msg))
+		}
+		return res, failure(ClassPanic, "the kernel stopped before the guest's init started")
+	}
+	if qemuErr != nil && !isKilled(qemuErr) {
+		return res, failure(ClassInfra, "qemu exited during the run: %v: %s", qemuErr, firstLine(qerr.String()))
+	}
+	return res, failure(ClassPanic, "the guest stopped without reporting the payload's exit status")
+}
+
+// startLocked starts cmd on a goroutine locked to its OS thread, which stays
+// alive until cmd exits: Pdeathsig fires when the starting thread exits,
+// not the process, so the thread must outlive the child.
+func startLocked(cmd *exec.Cmd, exited chan<- error) error {
+	started := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+	}()
+	return <-started
+}
+
+func isKilled(err error) bool {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return true
+		}
+	}
+	return false
+}
+
+func looksLikeKernelLoadError(msg string) bool {
+	for _, s := range []string{"kernel", "Kernel", "PVH", "bzImage", "linux"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	l, _, _ := strings.Cut(s, "\n")
+	return strings.TrimPrefix(l, "qemu-system-x86_64: ")
+}
+
+// receiveFile writes a file frame to the host, only below a collected path.
+func receiveFile(b []byte, allowed []string) error {
+	name, data, err := decodeFile(b)
+	if err != nil {
+		return err
+	}
+	ok := false
+	for _, a := range allowed {
+		if isUnder(name, a) {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		return fmt.Errorf("%s was not asked for", name)
+	}
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(name, data, 0o644)
+}
+
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n <= 0 {
+		return len(p), nil
+	}
+	q := p
+	if len(q) > l.n {
+		q = q[:l.n]
+	}
+	l.n -= len(q)
+	_, _ = l.w.Write(q)
+	return len(p), nil
+}
