@@ -52,6 +52,8 @@ type consoleTail struct {
 	max   int
 	panic bool
 	oom   bool
+	// panicLine is the kernel's own reason, "Kernel panic - not syncing: ...".
+	panicLine string
 }
 
 func newConsoleTail(max int) *consoleTail { return &consoleTail{max: max} }
@@ -72,8 +74,9 @@ func (c *consoleTail) consume(r io.Reader, live io.Writer) {
 func (c *consoleTail) add(line string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if strings.Contains(line, "Kernel panic - not syncing") {
+	if i := strings.Index(line, "Kernel panic - not syncing"); i >= 0 && !c.panic {
 		c.panic = true
+		c.panicLine = strings.TrimSpace(line[i:])
 	}
 	if strings.Contains(line, "Out of memory: Kill") || strings.Contains(line, "invoked oom-killer") {
 		c.oom = true

@@ -451,7 +451,7 @@ loop:
 		guestErr.Console = lines
 		return res, guestErr
 	case panicked:
-		return res, failure(ClassPanic, "kernel panic (accel %s)", accel)
+		return res, failure(ClassPanic, "%s", tail.panicLine)
 	}
 	if qemuDone && !hello {
 		msg := strings.TrimSpace(qerr.String())

@@ -1,0 +1,132 @@
+// Package testvm gives tests what they need to boot guests: the kernels of
+// the matrix and a static bpflab binary to be the guest's init.
+//
+// Tests that boot are skipped, with the command that runs them, when a
+// kernel or QEMU is missing, unless BPFLAB_REQUIRE_VM=1 (set by 'make
+// test'), which turns every such skip into a failure.
+package testvm
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/bpflab/bpflab/vmtest/kernels"
+)
+
+// RequireEnv makes missing VM prerequisites a failure instead of a skip.
+const RequireEnv = "BPFLAB_REQUIRE_VM"
+
+// Kernel is a kernel of the matrix that is in the cache.
+type Kernel struct {
+	Alias string
+	Path  string
+}
+
+// missing skips or fails the test, naming the command that fixes it.
+func missing(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if os.Getenv(RequireEnv) == "1" {
+		tb.Fatalf(format, args...)
+	}
+	tb.Skipf(format, args...)
+}
+
+// Kernels returns every kernel of the lock, all of which must be cached.
+func Kernels(tb testing.TB) []Kernel {
+	tb.Helper()
+	requireQEMU(tb)
+	l, err := kernels.LoadLock(os.Getenv("BPFLAB_LOCK"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store := &kernels.Store{Dir: kernels.DefaultDir(), Lock: l}
+	var out []Kernel
+	for _, k := range l.Kernels {
+		p, ok := store.Cached(k)
+		if !ok {
+			missing(tb, "kernel %s is not cached: run 'make test', or 'bpflab kernels fetch all' then this test", k.Alias)
+		}
+		out = append(out, Kernel{Alias: k.Alias, Path: p})
+	}
+	return out
+}
+
+// Default returns the lock's default kernel.
+func Default(tb testing.TB) Kernel {
+	tb.Helper()
+	l, err := kernels.LoadLock(os.Getenv("BPFLAB_LOCK"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, k := range Kernels(tb) {
+		if k.Alias == l.Default {
+			return k
+		}
+	}
+	tb.Fatalf("default kernel %s is not in the matrix", l.Default)
+	return Kernel{}
+}
+
+func requireQEMU(tb testing.TB) {
+	tb.Helper()
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		missing(tb, "qemu-system-x86_64 is not installed: run 'make test' (it installs it) or scripts/deps.sh")
+	}
+}
+
+var (
+	buildOnce sync.Once
+	built     string
+	buildErr  error
+	buildOut  []byte
+)
+
+// Binary returns a static bpflab binary: $BPFLAB_BIN if set, else one
+// built once per test process.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv("BPFLAB_BIN"); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return abs
+	}
+	buildOnce.Do(func() {
+		// A cache entry, not a temporary file: rebuilt (quickly, from Go's
+		// build cache) by every test process that needs it.
+		dir := filepath.Join(kernels.DefaultDir(), "testbin")
+		if buildErr = os.MkdirAll(dir, 0o755); buildErr != nil {
+			return
+		}
+		built = filepath.Join(dir, "bpflab")
+		tmp := fmt.Sprintf("%s.%d", built, os.Getpid())
+		cmd := exec.Command("go", "build", "-o", tmp, "github.com/bpflab/bpflab/cmd/bpflab")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Dir = moduleRoot()
+		if buildOut, buildErr = cmd.CombinedOutput(); buildErr != nil {
+			os.Remove(tmp)
+			return
+		}
+		// Atomic: a concurrent test process reading the old binary keeps it.
+		buildErr = os.Rename(tmp, built)
+	})
+	if buildErr != nil {
+		tb.Fatalf("building bpflab: %v\n%s", buildErr, buildOut)
+	}
+	return built
+}
+
+// moduleRoot is the directory of go.mod, found from this source file.
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// ModuleRoot is the bpflab source tree's root directory.
+func ModuleRoot() string { return moduleRoot() }

@@ -1,0 +1,82 @@
+package vmtest
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestFrameRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	fw := NewFrameWriter(&buf)
+	big := bytes.Repeat([]byte("x"), maxFrame+10)
+	want := []Frame{
+		{FrameHello, []byte{}},
+		{FrameStdout, []byte("line\n")},
+		{FrameStderr, []byte("err\r\n\x00\xff")},
+		{FrameExit, ExitStatus{Code: 3}.encode()},
+	}
+	for _, f := range want {
+		if err := fw.WriteFrame(f.Type, f.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fw.WriteFrame(FrameFile, big); err != nil {
+		t.Fatal(err)
+	}
+	fr := NewFrameReader(&buf)
+	var got []Frame
+	for {
+		f, err := fr.ReadFrame()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, f)
+	}
+	if len(got) != len(want)+2 {
+		t.Fatalf("got %d frames, want %d (the large one split in two)", len(got), len(want)+2)
+	}
+	if diff := cmp.Diff(want, got[:len(want)]); diff != "" {
+		t.Errorf("frames (-want +got):\n%s", diff)
+	}
+	if n := len(got[4].Data) + len(got[5].Data); n != len(big) {
+		t.Errorf("split frame carries %d bytes, want %d", n, len(big))
+	}
+}
+
+func TestFrameReaderRejectsGarbage(t *testing.T) {
+	for name, in := range map[string][]byte{
+		"bad magic":        []byte("hello world"),
+		"truncated":        {frameMagic, byte(FrameStdout), 10, 0, 0, 0, 'a'},
+		"too long":         {frameMagic, byte(FrameStdout), 0xff, 0xff, 0xff, 0x7f},
+		"truncated header": {frameMagic, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := NewFrameReader(bytes.NewReader(in)).ReadFrame()
+			if !errors.Is(err, ErrBadFrame) {
+				t.Fatalf("got %v, want ErrBadFrame", err)
+			}
+		})
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	for _, s := range []ExitStatus{{Code: 0}, {Code: 3}, {Code: 255}, {Signal: 9}} {
+		got, err := decodeExitStatus(s.encode())
+		if err != nil || got != s {
+			t.Errorf("round trip of %+v: got %+v, %v", s, got, err)
+		}
+	}
+	if got := (ExitStatus{Signal: 9}).ShellCode(); got != 137 {
+		t.Errorf("SIGKILL shell code = %d, want 137", got)
+	}
+	if _, err := decodeExitStatus([]byte{1}); !errors.Is(err, ErrBadFrame) {
+		t.Errorf("short exit frame: got %v, want ErrBadFrame", err)
+	}
+}

@@ -1,0 +1,233 @@
+package vmtest_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bpflab/bpflab/internal/testvm"
+	"github.com/bpflab/bpflab/vmtest"
+)
+
+// payloadEnv selects what this test binary does when it is the payload.
+const payloadEnv = "BPFLAB_TEST_PAYLOAD"
+
+func TestMain(m *testing.M) {
+	if c := os.Getenv(payloadEnv); c != "" {
+		payload(c)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// payload runs inside the guest.
+func payload(c string) {
+	switch c {
+	case "pass":
+		// What the init promises: the pseudo file systems, BPF LSM active,
+		// the package's testdata at its path, a writable /tmp.
+		mounts, _ := os.ReadFile("/proc/self/mountinfo")
+		for _, fs := range []string{" - tracefs ", " - debugfs ", " - bpf ", " - cgroup2 ", " - securityfs ", " - tmpfs "} {
+			if !bytes.Contains(mounts, []byte(fs)) {
+				fmt.Fprintf(os.Stderr, "missing mount%s\n", fs)
+				os.Exit(10)
+			}
+		}
+		lsm, err := os.ReadFile("/sys/kernel/security/lsm")
+		if err != nil || !strings.Contains(string(lsm), "bpf") {
+			fmt.Fprintf(os.Stderr, "BPF LSM inactive: %q %v\n", lsm, err)
+			os.Exit(11)
+		}
+		if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+			fmt.Fprintln(os.Stderr, "no BTF:", err)
+			os.Exit(12)
+		}
+		fixture, err := os.ReadFile("testdata/hello.txt")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testdata:", err)
+			os.Exit(13)
+		}
+		if err := os.WriteFile(os.Getenv("OUT_FILE"), []byte("written in guest"), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "out file:", err)
+			os.Exit(14)
+		}
+		fmt.Printf("stdout-ok %s", fixture)
+		fmt.Fprint(os.Stderr, "stderr-ok\n")
+	case "exit3":
+		fmt.Println("about to exit 3")
+		os.Exit(3)
+	case "panic":
+		panic("boom")
+	case "hang":
+		fmt.Println("hanging")
+		select {}
+	case "forge":
+		// Output that looks like a frame must come out as output.
+		os.Stdout.Write([]byte{0xB7, 5, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+		os.Exit(4)
+	}
+}
+
+// boot runs this test binary as the payload on kernel k.
+func boot(t *testing.T, k testvm.Kernel, c string, mod func(*vmtest.Config, *vmtest.Job)) (*vmtest.Result, string, string, error) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	var stdout, stderr, console bytes.Buffer
+	cfg := vmtest.Config{
+		Kernel:  k.Path,
+		Init:    testvm.Binary(t),
+		Stdout:  &stdout,
+		Stderr:  &stderr,
+		Console: &console,
+		Accel:   "tcg",
+	}
+	job := vmtest.Job{Args: []string{self}, Dir: wd, ShipDir: true, Env: []string{payloadEnv + "=" + c}}
+	if mod != nil {
+		mod(&cfg, &job)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := vmtest.Run(ctx, cfg, job)
+	if err != nil || t.Failed() {
+		t.Logf("console of %s:\n%s", k.Alias, console.String())
+	}
+	return res, stdout.String(), stderr.String(), err
+}
+
+// TestMatrix boots every kernel of the lock and checks that exit codes,
+// output and files come back exactly, for a payload that passes, exits 3,
+// panics, and hangs past its deadline.
+func TestMatrix(t *testing.T) {
+	for _, k := range testvm.Kernels(t) {
+		t.Run(k.Alias, func(t *testing.T) {
+			t.Parallel()
+			t.Run("pass", func(t *testing.T) {
+				out := filepath.Join(t.TempDir(), "sub", "out.txt")
+				res, stdout, stderr, err := boot(t, k, "pass", func(c *vmtest.Config, j *vmtest.Job) {
+					j.Env = append(j.Env, "OUT_FILE="+out)
+					j.Mkdirs = []string{filepath.Dir(out)}
+					j.Collect = []string{out}
+				})
+				if err != nil {
+					t.Fatalf("run: %v", err)
+				}
+				if res.Status != (vmtest.ExitStatus{}) {
+					t.Errorf("status %+v, want 0; stderr:\n%s", res.Status, stderr)
+				}
+				if stdout != "stdout-ok fixture from testdata\n" || stderr != "stderr-ok\n" {
+					t.Errorf("stdout %q stderr %q", stdout, stderr)
+				}
+				if b, err := os.ReadFile(out); err != nil || string(b) != "written in guest" {
+					t.Errorf("file from the guest: %q, %v", b, err)
+				}
+				t.Logf("boot %v, total %v", res.Boot, res.Total)
+			})
+			t.Run("exit3", func(t *testing.T) {
+				res, stdout, _, err := boot(t, k, "exit3", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Status.ShellCode() != 3 || stdout != "about to exit 3\n" {
+					t.Errorf("status %+v stdout %q, want 3", res.Status, stdout)
+				}
+			})
+			t.Run("panic", func(t *testing.T) {
+				res, _, stderr, err := boot(t, k, "panic", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Status.ShellCode() != 2 || !strings.Contains(stderr, "panic: boom") {
+					t.Errorf("status %+v stderr %q, want 2 and the panic", res.Status, stderr)
+				}
+			})
+			t.Run("timeout", func(t *testing.T) {
+				start := time.Now()
+				_, stdout, _, err := boot(t, k, "hang", func(c *vmtest.Config, j *vmtest.Job) {
+					c.RunTimeout = 3 * time.Second
+				})
+				if vmtest.ClassOf(err) != vmtest.ClassTimeout {
+					t.Fatalf("err %v, want a timeout", err)
+				}
+				if stdout != "hanging\n" {
+					t.Errorf("output before the timeout lost: %q", stdout)
+				}
+				if d := time.Since(start); d > 90*time.Second {
+					t.Errorf("timeout took %v", d)
+				}
+			})
+		})
+	}
+}
+
+// TestBadInput checks that each kind of bad input ends in its class,
+// quickly, on the default kernel.
+func TestBadInput(t *testing.T) {
+	k := testvm.Default(t)
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a kernel "), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := filepath.Join(dir, "text")
+	if err := os.WriteFile(text, []byte("hello"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		mod  func(*vmtest.Config, *vmtest.Job)
+		want vmtest.Class
+	}{
+		{"garbage kernel", func(c *vmtest.Config, j *vmtest.Job) { c.Kernel = garbage }, vmtest.ClassKernel},
+		{"missing kernel", func(c *vmtest.Config, j *vmtest.Job) { c.Kernel = filepath.Join(dir, "nope") }, vmtest.ClassKernel},
+		{"missing qemu", func(c *vmtest.Config, j *vmtest.Job) { c.QEMU = "qemu-system-nonexistent" }, vmtest.ClassInfra},
+		{"payload not executable", func(c *vmtest.Config, j *vmtest.Job) { j.Args = []string{text} }, vmtest.ClassPayload},
+		{"payload missing", func(c *vmtest.Config, j *vmtest.Job) { j.Args = []string{filepath.Join(dir, "nope")} }, vmtest.ClassPayload},
+		{"bad accel", func(c *vmtest.Config, j *vmtest.Job) { c.Accel = "xen" }, vmtest.ClassUsage},
+		{"boot hang", func(c *vmtest.Config, j *vmtest.Job) { c.BootTimeout = 300 * time.Millisecond }, vmtest.ClassBootHang},
+		{"kernel panic", func(c *vmtest.Config, j *vmtest.Job) { c.Cmdline = "rdinit=/nonexistent" }, vmtest.ClassPanic},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, _, _, err := boot(t, k, "pass", tc.mod)
+			var verr *vmtest.Error
+			if !errors.As(err, &verr) || verr.Class != tc.want {
+				t.Fatalf("got %v, want class %v", err, tc.want)
+			}
+			if strings.Contains(verr.Error(), "\n") {
+				t.Errorf("message is not one line: %q", verr.Error())
+			}
+			if tc.want == vmtest.ClassPanic && len(verr.Console) == 0 {
+				t.Error("a panic without the console tail")
+			}
+			t.Logf("%v: %v (after %v)", verr.Class, verr, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// TestDynamicPayload runs a dynamically linked program: its loader and
+// libraries travel with it. Output that imitates a frame stays output.
+func TestDynamicPayload(t *testing.T) {
+	k := testvm.Default(t)
+	res, stdout, _, err := boot(t, k, "", func(c *vmtest.Config, j *vmtest.Job) {
+		j.Args = []string{"/bin/sh", "-c", `printf '\267\005\010\000\000\000\000\000\000\000'; exit 7`}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status.ShellCode() != 7 {
+		t.Errorf("status %+v, want 7", res.Status)
+	}
+	if stdout != "\xb7\x05\x08\x00\x00\x00\x00\x00\x00\x00" {
+		t.Errorf("stdout %q: forged frame bytes did not come back as plain output", stdout)
+	}
+}
