@@ -10,10 +10,11 @@ import (
 	"sync"
 )
 
-// kernelCmdline is what every guest boots with. panic=-1 turns a panic into
-// a reset, which -no-reboot turns into QEMU exiting, so a panic never waits
-// for a deadline. bpf is appended to the LSM list so BPF LSM programs attach.
-const kernelCmdline = "console=ttyS0 loglevel=4 quiet panic=-1 random.trust_cpu=on " +
+// KernelCmdline is the kernel command line of every guest. panic=-1 turns
+// a panic into a reset, which -no-reboot turns into QEMU exiting, so a panic
+// never waits for a deadline. bpf is in the LSM list so BPF LSM programs
+// attach.
+const KernelCmdline = "console=ttyS0 loglevel=4 quiet panic=-1 random.trust_cpu=on " +
 	"mitigations=off rdinit=/init lsm=lockdown,capability,landlock,yama,bpf"
 
 // qemuArgs is QEMU's command line for one boot. The console and the host
@@ -24,7 +25,7 @@ func qemuArgs(cfg *Config, accel, initrd string, consoleFD, dataFD int) []string
 	if accel == "kvm" {
 		cpu = "host"
 	}
-	cmdline := kernelCmdline
+	cmdline := KernelCmdline
 	if cfg.Cmdline != "" {
 		cmdline += " " + cfg.Cmdline
 	}

@@ -150,9 +150,9 @@ func appendReport(p string, o outcome) error {
 
 // execOne runs argv on target t and returns its outcome; a non-nil error
 // carries the exit code.
-func execOne(ctx context.Context, vf *vmFlags, t target, argv []string, stdout, stderr io.Writer, log hclog.Logger) (outcome, error) {
+func execOne(ctx context.Context, vf *vmFlags, t target, argv []string, stdout, stderr io.Writer, log hclog.Logger) (o outcome, _ error) {
 	start := time.Now()
-	o := outcome{Kernel: t.name, Program: filepath.Base(argv[0])}
+	o = outcome{Kernel: t.name, Program: filepath.Base(argv[0])}
 	counter := &testCounter{}
 	stdout = io.MultiWriter(stdout, counter)
 	defer func() {

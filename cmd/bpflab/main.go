@@ -29,8 +29,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	interrupted := ctx.Err() != nil
 	stop()
-	os.Exit(exitCode(err, ctx))
+	os.Exit(exitCode(err, interrupted))
 }
 
 // exitError carries an exit code with nothing more to print: a payload's
@@ -39,7 +40,7 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-func exitCode(err error, ctx context.Context) int {
+func exitCode(err error, interrupted bool) int {
 	if err == nil {
 		return 0
 	}
@@ -47,7 +48,7 @@ func exitCode(err error, ctx context.Context) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	if ctx.Err() != nil {
+	if interrupted {
 		fmt.Fprintln(os.Stderr, "bpflab: interrupted")
 		return 130
 	}

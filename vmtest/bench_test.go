@@ -1,0 +1,70 @@
+package vmtest_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/bpflab/bpflab/internal/testvm"
+	"github.com/bpflab/bpflab/vmtest"
+)
+
+// BenchmarkBoot compares, per kernel, the runner's wall time for a trivial
+// test binary with a bare QEMU boot of an init that powers off at once.
+// 'make bench-boot' turns the result into a table.
+func BenchmarkBoot(b *testing.B) {
+	ks := testvm.Kernels(b)
+	tmp := b.TempDir()
+	root := testvm.ModuleRoot()
+	gobuild := func(args ...string) {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("go %v: %v\n%s", args, err, out)
+		}
+	}
+	payload := filepath.Join(tmp, "trivial.test")
+	gobuild("test", "-c", "-o", payload, "./cmd/bpflab/testdata/gotest")
+	bare := filepath.Join(tmp, "bareinit")
+	gobuild("build", "-o", bare, "./vmtest/testdata/bareinit")
+	r := vmtest.NewInitramfs()
+	if err := r.File("/init", bare); err != nil {
+		b.Fatal(err)
+	}
+	initrd := filepath.Join(tmp, "bare.cpio")
+	f, err := os.Create(initrd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.WriteTo(f); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	init := testvm.Binary(b)
+	pkgDir := filepath.Join(root, "cmd", "bpflab", "testdata", "gotest")
+
+	for _, k := range ks {
+		b.Run(k.Alias+"/runner", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				res, err := vmtest.Run(context.Background(), vmtest.Config{Kernel: k.Path, Init: init, Accel: "tcg"},
+					vmtest.Job{Args: []string{payload, "-test.run=TestCovered"}, Dir: pkgDir, ShipDir: true})
+				if err != nil || res.Status.ShellCode() != 0 {
+					b.Fatalf("run: %v %+v", err, res)
+				}
+			}
+		})
+		b.Run(k.Alias+"/bare", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				cmd := exec.Command("qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
+					"-no-reboot", "-machine", "pc,accel=tcg", "-cpu", "max", "-m", "512", "-smp", "1",
+					"-kernel", k.Path, "-initrd", initrd, "-append", vmtest.KernelCmdline, "-serial", "null")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("bare boot: %v\n%s", err, out)
+				}
+			}
+		})
+	}
+}
