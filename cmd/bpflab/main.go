@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/bpflab/bpflab/harness"
 	"github.com/bpflab/bpflab/vmtest"
 	"github.com/hashicorp/go-hclog"
 )
@@ -64,6 +65,7 @@ const usage = `bpflab: a lab harness for eBPF that boots stock kernels in QEMU.
 Usage:
   bpflab exec [flags] PROGRAM [ARGS...]    run PROGRAM in a guest; its exit code is bpflab's
   bpflab run [flags] -- COMMAND...         run COMMAND's tests on kernels, then a summary
+  bpflab grade LAB [--src FILE] [--solution] grade a lab's BPF C file in a VM (labs: lab-1)
   bpflab kernels fetch [ALIAS|all]         download kernels of the matrix into the cache
   bpflab kernels list                      show the matrix and what is cached
   bpflab kernels update [--lock FILE]      pin the newest build of every kernel
@@ -89,6 +91,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "kernels":
 		return cmdKernels(ctx, args[1:], stdout, stderr)
+	case "grade":
+		return cmdGrade(ctx, args[1:], stdout, stderr)
+	case harness.GuestCommand:
+		return cmdGuestGrade(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,135 @@
+package harness
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Status is a check's outcome.
+type Status string
+
+const (
+	Pass Status = "PASS"
+	Fail Status = "FAIL"
+	// Skip is a check that cannot run on this kernel; Reason says why.
+	Skip Status = "SKIP"
+)
+
+// Check is one named, graded property of a submission.
+type Check struct {
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	// Reason is one line: what was seen.
+	Reason string `json:"reason"`
+	// Hint is one line on what to look at, for failures.
+	Hint string `json:"hint,omitempty"`
+	// Detail is longer text (a diff, a verifier log), shown indented.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Report is the grade of one submission on one kernel.
+type Report struct {
+	Lab    string  `json:"lab"`
+	Kernel string  `json:"kernel"`
+	Source string  `json:"source"`
+	Checks []Check `json:"checks"`
+	// Attached is what the loader attached to, when it chose (lab 2).
+	Attached string `json:"attached,omitempty"`
+}
+
+// Passed reports whether no check failed (skips do not fail a grade) and
+// at least one check ran.
+func (r *Report) Passed() bool {
+	if len(r.Checks) == 0 {
+		return false
+	}
+	for _, c := range r.Checks {
+		if c.Status == Fail {
+			return false
+		}
+	}
+	return true
+}
+
+// Add appends a check.
+func (r *Report) Add(c Check) { r.Checks = append(r.Checks, c) }
+
+// Failed lists the names of failed checks.
+func (r *Report) Failed() []string {
+	var out []string
+	for _, c := range r.Checks {
+		if c.Status == Fail {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// Print writes the report for a person: one line a check, the reason, the
+// hint, and details indented. verbose prints details in full.
+func (r *Report) Print(w io.Writer, verbose bool) {
+	fmt.Fprintf(w, "%s on kernel %s: %s\n", r.Lab, r.Kernel, r.Source)
+	if r.Attached != "" {
+		fmt.Fprintf(w, "  (attached to %s)\n", r.Attached)
+	}
+	pass, fail, skip := 0, 0, 0
+	for _, c := range r.Checks {
+		fmt.Fprintf(w, "  %s  %-28s %s\n", c.Status, c.Name, c.Reason)
+		switch c.Status {
+		case Pass:
+			pass++
+		case Fail:
+			fail++
+		case Skip:
+			skip++
+		}
+		if c.Status == Fail && c.Hint != "" {
+			fmt.Fprintf(w, "        hint: %s\n", c.Hint)
+		}
+		if c.Detail != "" && c.Status != Pass {
+			detail := c.Detail
+			lines := strings.Split(strings.TrimRight(detail, "\n"), "\n")
+			if !verbose && len(lines) > 15 {
+				lines = append([]string{fmt.Sprintf("... (%d lines above; --verbose shows all)", len(lines)-15)}, lines[len(lines)-15:]...)
+			}
+			for _, l := range lines {
+				fmt.Fprintf(w, "        | %s\n", l)
+			}
+		}
+	}
+	verdict := "PASSED"
+	if !r.Passed() {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(w, "  %s: %d passed, %d failed, %d skipped\n", verdict, pass, fail, skip)
+}
+
+// WriteJSON writes reports to path ("-" for stdout).
+func WriteJSON(path string, reports []*Report) error {
+	b, err := json.MarshalIndent(reports, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if path == "-" {
+		_, err = os.Stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// ReadJSON reads reports written by WriteJSON.
+func ReadJSON(path string) ([]*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rs []*Report
+	if err := json.Unmarshal(b, &rs); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", path, err)
+	}
+	return rs, nil
+}
