@@ -9,7 +9,9 @@ BIN     := $(CURDIR)/bin/bpflab
 KERNEL  ?=
 GOFLAGS_BUILD := -trimpath -ldflags='-s -w'
 
-.PHONY: all deps build kernels test vet bench bench-boot clean help
+LABS    := lab-1
+
+.PHONY: all deps build kernels test vet bench bench-boot bench-lab clean help vmlinux-h $(LABS)
 
 all: build
 
@@ -36,10 +38,25 @@ vet:
 test: build kernels vet
 	BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
 
-bench: bench-boot
+bench: bench-boot bench-lab
+
+bench-lab: build kernels
+	@scripts/bench-lab.sh lab-1
 
 bench-boot: build kernels
 	@BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -run '^$$' -bench BenchmarkBoot -benchtime 5x -count 1 ./vmtest/ | scripts/boot-table.sh
+
+# Grade a lab. KERNEL, SOLUTION=1, SRC=file.bpf.c and JSON=out.json are optional.
+$(LABS): build
+	@$(BIN) grade $@ $(if $(SOLUTION),--solution) $(if $(KERNEL),--kernel $(KERNEL)) \
+		$(if $(SRC),--src $(SRC)) $(if $(JSON),--json $(JSON))
+
+# bpf/vmlinux.h from the BTF of the lock's default kernel, dumped in a guest
+# by the host's bpftool: the same on every machine.
+vmlinux-h: build
+	@$(BIN) exec $$(command -v bpftool) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux.h.new
+	@mv bpf/vmlinux.h.new bpf/vmlinux.h
+	@git diff --stat -- bpf/vmlinux.h
 
 clean:
 	rm -rf bin

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"text/tabwriter"
 
 	"github.com/bpflab/bpflab/harness"
 	lab1 "github.com/bpflab/bpflab/labs/lab-1"
@@ -207,14 +208,16 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func printGradeSummary(w io.Writer, rs []*harness.Report) {
-	fmt.Fprintln(w, "KERNEL  SOURCE  RESULT  FAILED CHECKS")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KERNEL\tSOURCE\tRESULT\tFAILED CHECKS")
 	for _, r := range rs {
 		res := "PASS"
 		if !r.Passed() {
 			res = "FAIL"
 		}
-		fmt.Fprintf(w, "%s  %s  %s  %s\n", r.Kernel, r.Source, res, strings.Join(r.Failed(), ","))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Kernel, r.Source, res, strings.Join(r.Failed(), ","))
 	}
+	tw.Flush()
 }
 
 // gradeOnHost grades on the running kernel (--kernel host): root only.

@@ -1,0 +1,123 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestReportVerdict(t *testing.T) {
+	r := &Report{}
+	if r.Passed() {
+		t.Error("a report without checks passes")
+	}
+	r.Add(Check{Name: "a", Status: Pass})
+	r.Add(Check{Name: "b", Status: Skip})
+	if !r.Passed() {
+		t.Error("pass and skip do not pass")
+	}
+	r.Add(Check{Name: "c", Status: Fail, Hint: "do this", Detail: strings.Repeat("line\n", 40)})
+	if r.Passed() {
+		t.Error("a failed check passes")
+	}
+	if diff := cmp.Diff([]string{"c"}, r.Failed()); diff != "" {
+		t.Error(diff)
+	}
+	var sb strings.Builder
+	r.Print(&sb, false)
+	out := sb.String()
+	for _, want := range []string{"FAIL  c", "hint: do this", "25 lines above", "FAILED: 1 passed, 1 failed, 1 skipped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("printed report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "r.json")
+	in := []*Report{{Lab: "lab-1", Kernel: "6.1", Source: "x.c", Checks: []Check{{Name: "a", Status: Fail, Reason: "r", Hint: "h"}}}}
+	if err := WriteJSON(p, in); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ReadJSON(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(in, out); diff != "" {
+		t.Error(diff)
+	}
+}
+
+func TestCompileErrorNamesTheLine(t *testing.T) {
+	if _, err := exec.LookPath("clang"); err != nil {
+		if os.Getenv("BPFLAB_REQUIRE_VM") == "1" {
+			t.Fatal("clang is not installed")
+		}
+		t.Skip("clang is not installed: run 'make test'")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "bad.bpf.c")
+	if err := os.WriteFile(src, []byte("int f(void)\n{\n\treturn 0\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := Compile(context.Background(), src, filepath.Join(dir, "bad.o"), nil)
+	var ce *CompileError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want a CompileError", err)
+	}
+	if first := FirstErrors(ce.Msg, 1); !strings.Contains(first, "bad.bpf.c:3:10: error:") {
+		t.Errorf("first error does not name file:line:col:\n%s", first)
+	}
+
+	good := filepath.Join(dir, "good.bpf.c")
+	if err := os.WriteFile(good, []byte("int x;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Compile(context.Background(), good, filepath.Join(dir, "good.o"), nil); err != nil {
+		t.Fatalf("compiling a valid file: %v", err)
+	}
+}
+
+func TestComm(t *testing.T) {
+	c := Comm("a-very-long-prefix-")
+	if len(c) > 15 {
+		t.Errorf("comm %q is longer than the kernel keeps", c)
+	}
+	if Comm("lab1-") == Comm("lab1-") && Comm("lab1-") == Comm("lab1-") {
+		t.Error("comms repeat")
+	}
+}
+
+func TestTrigger(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "f")
+	if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := RunTrigger(context.Background(), "trig-test",
+		Action{Op: "open", Path: f, Read: true},
+		Action{Op: "open", Path: "f", Dir: dir},
+		Action{Op: "open", Path: filepath.Join(dir, "missing")},
+		Action{Op: "rename", Path: f, NewPath: f + "2"},
+		Action{Op: "unlink", Path: f + "2"},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.ReadOK || res.Signal != 0 || res.Pid == 0 {
+		t.Errorf("result %+v", res)
+	}
+	want := []Outcome{{0}, {0}, {2}, {0}, {0}} // ENOENT is 2
+	if diff := cmp.Diff(want, res.Outcomes); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(f + "2"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("unlink did not remove the file: %v", err)
+	}
+}

@@ -1,0 +1,35 @@
+//go:build ignore
+// SPDX-License-Identifier: GPL-2.0
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "lab1.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+/* Known wrong: an event that looks right but does not carry the opener's pid. */
+SEC("tracepoint/syscalls/sys_enter_openat")
+int on_openat(struct trace_event_raw_sys_enter *ctx)
+{
+	static const char target[] = "/etc/passwd";
+	char name[sizeof(target) + 4] = {};
+
+	if (bpf_probe_read_user_str(name, sizeof(name), (const char *)ctx->args[1]) != sizeof(target))
+		return 0;
+	for (int i = 0; i < sizeof(target); i++)
+		if (name[i] != target[i])
+			return 0;
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	e->pid = 1;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_probe_read_user_str(e->path, sizeof(e->path), (const char *)ctx->args[1]);
+	bpf_ringbuf_submit(e, 0);
+	bpf_send_signal(9);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
