@@ -9,7 +9,7 @@ BIN     := $(CURDIR)/bin/bpflab
 KERNEL  ?=
 GOFLAGS_BUILD := -trimpath -ldflags='-s -w'
 
-LABS    := lab-1
+LABS    := lab-1 lab-2
 
 .PHONY: all deps build kernels test vet bench bench-boot bench-lab clean help vmlinux-h $(LABS)
 

@@ -100,11 +100,14 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 			}
 		}
 	}
-	verdict := "PASSED"
-	if !r.Passed() {
-		verdict = "FAILED"
+	switch {
+	case !r.Passed():
+		fmt.Fprintf(w, "  FAILED: %d passed, %d failed, %d skipped\n", pass, fail, skip)
+	case skip > 0:
+		fmt.Fprintf(w, "  PASSED what this kernel can grade: %d passed, %d skipped (see the reasons; try another kernel)\n", pass, skip)
+	default:
+		fmt.Fprintf(w, "  PASSED: %d passed, %d failed, %d skipped\n", pass, fail, skip)
 	}
-	fmt.Fprintf(w, "  %s: %d passed, %d failed, %d skipped\n", verdict, pass, fail, skip)
 }
 
 // WriteJSON writes reports to path ("-" for stdout).

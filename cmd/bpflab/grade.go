@@ -16,12 +16,14 @@ import (
 
 	"github.com/bpflab/bpflab/harness"
 	lab1 "github.com/bpflab/bpflab/labs/lab-1"
+	lab2 "github.com/bpflab/bpflab/labs/lab-2"
 	"github.com/bpflab/bpflab/vmtest"
 )
 
 // labs are the labs this binary grades, by ID.
 var labs = map[string]*harness.Lab{
 	lab1.Lab.ID: lab1.Lab,
+	lab2.Lab.ID: lab2.Lab,
 }
 
 func labIDs() string {
