@@ -42,6 +42,7 @@ bench: bench-boot bench-lab
 
 bench-lab: build kernels
 	@scripts/bench-lab.sh lab-1
+	@scripts/bench-lab.sh lab-2
 
 bench-boot: build kernels
 	@BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -run '^$$' -bench BenchmarkBoot -benchtime 5x -count 1 ./vmtest/ | scripts/boot-table.sh
