@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,7 +84,7 @@ func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var vf vmFlags
 	vf.register(fs, "")
 	report := fs.String("report", "", "append a JSON line with the outcome and test counts to FILE")
-	if err := parseFlags(fs, args); err != nil {
+	if err := vf.parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -116,14 +117,15 @@ func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // outcome is what one exec reports to 'bpflab run'.
 type outcome struct {
-	Kernel  string  `json:"kernel"`
-	Program string  `json:"program"`
-	Exit    int     `json:"exit"`
-	Class   string  `json:"class,omitempty"`
-	Pass    int     `json:"pass"`
-	Fail    int     `json:"fail"`
-	Skip    int     `json:"skip"`
-	Seconds float64 `json:"seconds"`
+	Kernel  string     `json:"kernel"`
+	Program string     `json:"program"`
+	Exit    int        `json:"exit"`
+	Class   string     `json:"class,omitempty"`
+	Pass    int        `json:"pass"`
+	Fail    int        `json:"fail"`
+	Skip    int        `json:"skip"`
+	Seconds float64    `json:"seconds"`
+	Tests   []testCase `json:"tests,omitempty"`
 }
 
 var reportMu sync.Mutex
@@ -157,7 +159,7 @@ func execOne(ctx context.Context, vf *vmFlags, t target, argv []string, stdout, 
 	stdout = io.MultiWriter(stdout, counter)
 	defer func() {
 		counter.flush()
-		o.Pass, o.Fail, o.Skip = counter.pass, counter.fail, counter.skip
+		o.Pass, o.Fail, o.Skip, o.Tests = counter.pass, counter.fail, counter.skip, counter.cases
 		o.Seconds = time.Since(start).Seconds()
 	}()
 
@@ -321,14 +323,22 @@ func outputsOf(job *vmtest.Job) time.Duration {
 	return 0
 }
 
-// testCounter counts go test result lines in a test binary's output,
-// plain (-v) or in the framing test2json reads (-json).
+// testCase is one test's result line.
+type testCase struct {
+	Name    string  `json:"name"`
+	Status  string  `json:"status"` // PASS, FAIL or SKIP
+	Seconds float64 `json:"seconds"`
+}
+
+// testCounter reads go test result lines in a test binary's output, plain
+// (-v) or in the framing test2json reads (-json).
 type testCounter struct {
 	buf              bytes.Buffer
 	pass, fail, skip int
+	cases            []testCase
 }
 
-var resultLine = regexp.MustCompile(`^\x16?\s*--- (PASS|FAIL|SKIP): `)
+var resultLine = regexp.MustCompile(`^\x16?\s*--- (PASS|FAIL|SKIP): (\S+) \(([0-9.]+)s\)`)
 
 func (c *testCounter) Write(p []byte) (int, error) {
 	c.buf.Write(p)
@@ -354,6 +364,8 @@ func (c *testCounter) line(l string) {
 	if m == nil {
 		return
 	}
+	secs, _ := strconv.ParseFloat(m[3], 64)
+	c.cases = append(c.cases, testCase{Name: m[2], Status: m[1], Seconds: secs})
 	switch m[1] {
 	case "PASS":
 		c.pass++

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -82,9 +81,12 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&srcs, "src", "C file to grade (repeatable; default: the lab's own file)")
 	solution := fs.Bool("solution", false, "grade the reference solution")
 	jsonOut := fs.String("json", "", "also write the reports as JSON to FILE")
-	parallel := fs.Int("parallel", runtime.NumCPU(), "kernels graded at once")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	parallel := fs.Int("parallel", 0, "kernels graded at once (default: fits the cores and free memory)")
+	if err := vf.parse(fs, args[1:]); err != nil {
 		return err
+	}
+	if *parallel <= 0 {
+		*parallel = defaultParallel(vf.memory)
 	}
 	log := newLogger(stderr, vf.verbose)
 	root, err := sourceRoot()

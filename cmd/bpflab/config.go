@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bpflab/bpflab/vmtest"
+)
+
+// configName is the file of defaults for the VM flags. The committed one at
+// the top of the source tree documents every option at its default.
+const configName = "bpflab.conf"
+
+// findConfig returns $BPFLAB_CONFIG, or the nearest bpflab.conf in the
+// working directory or its parents, or "".
+func findConfig() string {
+	if p := os.Getenv("BPFLAB_CONFIG"); p != "" {
+		return p
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, configName)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		if d == filepath.Dir(d) {
+			return ""
+		}
+	}
+}
+
+// applyConfig sets flag defaults from a config file of "name = value"
+// lines; # starts a comment. Names are the flags' names; a name that the
+// command does not have is ignored, one that no command has is an error.
+func applyConfig(fs *flag.FlagSet, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return vmtest.Errorf(vmtest.ClassUsage, "reading config %s: %w", path, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" {
+			return vmtest.Errorf(vmtest.ClassUsage, "%s:%d: want 'name = value'", path, n)
+		}
+		if !configKeys[k] {
+			return vmtest.Errorf(vmtest.ClassUsage, "%s:%d: unknown option %q (options: kernel, accel, memory, cpus, boot-timeout, run-timeout, parallel)", path, n, k)
+		}
+		if fs.Lookup(k) == nil {
+			continue
+		}
+		if err := fs.Set(k, v); err != nil {
+			return vmtest.Errorf(vmtest.ClassUsage, "%s:%d: %s = %s: %v", path, n, k, v, err)
+		}
+	}
+	return sc.Err()
+}
+
+var configKeys = map[string]bool{
+	"kernel": true, "accel": true, "memory": true, "cpus": true,
+	"boot-timeout": true, "run-timeout": true, "parallel": true,
+}
+
+// parse applies the config file, then the command line, which wins.
+func (v *vmFlags) parse(fs *flag.FlagSet, args []string) error {
+	if p := findConfig(); p != "" {
+		if err := applyConfig(fs, p); err != nil {
+			return err
+		}
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if v.memory < 64 {
+		return vmtest.Errorf(vmtest.ClassUsage, "--memory %d MiB is too small for a guest: use 128 or more", v.memory)
+	}
+	if v.cpus < 1 {
+		return vmtest.Errorf(vmtest.ClassUsage, "--cpus must be at least 1")
+	}
+	return nil
+}
+
