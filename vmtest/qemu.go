@@ -29,7 +29,7 @@ func qemuArgs(cfg *Config, accel, initrd string, consoleFD, dataFD int) []string
 	if cfg.Cmdline != "" {
 		cmdline += " " + cfg.Cmdline
 	}
-	return []string{
+	args := []string{
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-machine", "pc,accel=" + accel,
 		"-cpu", cpu,
@@ -43,6 +43,7 @@ func qemuArgs(cfg *Config, accel, initrd string, consoleFD, dataFD int) []string
 		"-chardev", fmt.Sprintf("file,id=host,path=/proc/self/fd/%d", dataFD),
 		"-serial", "chardev:host",
 	}
+	return append(args, cfg.QEMUArgs...)
 }
 
 // consoleTail keeps the last lines of the kernel console and notices the
@@ -55,9 +56,13 @@ type consoleTail struct {
 	oom   bool
 	// panicLine is the kernel's own reason, "Kernel panic - not syncing: ...".
 	panicLine string
+	// panicked is closed when the first panic line arrives.
+	panicked chan struct{}
 }
 
-func newConsoleTail(max int) *consoleTail { return &consoleTail{max: max} }
+func newConsoleTail(max int) *consoleTail {
+	return &consoleTail{max: max, panicked: make(chan struct{})}
+}
 
 // consume reads the console until EOF, copying it to live if not nil.
 func (c *consoleTail) consume(r io.Reader, live io.Writer) {
@@ -78,6 +83,7 @@ func (c *consoleTail) add(line string) {
 	if i := strings.Index(line, "Kernel panic - not syncing"); i >= 0 && !c.panic {
 		c.panic = true
 		c.panicLine = strings.TrimSpace(line[i:])
+		close(c.panicked)
 	}
 	if strings.Contains(line, "Out of memory: Kill") || strings.Contains(line, "invoked oom-killer") {
 		c.oom = true

@@ -41,6 +41,9 @@ type Config struct {
 	Init string
 	// Cmdline is appended to the kernel command line.
 	Cmdline string
+	// QEMUArgs are appended to QEMU's command line (for debugging, and for
+	// tests: -S starts the guest paused, a sure boot hang).
+	QEMUArgs []string
 	// Stdout and Stderr receive the payload's output as it is produced.
 	Stdout, Stderr io.Writer
 	// Console, if set, receives the kernel console live.
@@ -392,10 +395,24 @@ loop:
 		case <-ctx.Done():
 			kill()
 			return nil, &Error{Class: ClassInfra, Msg: "interrupted", Err: ctx.Err()}
+		case <-tail.panicked:
+			// The kernel panicked; with panic=-1 QEMU exits by itself, but a
+			// panic that halts would wait for the deadline. Give the trace a
+			// moment to reach the console, then stop.
+			select {
+			case <-exited:
+			case <-time.After(time.Second):
+			}
+			kill()
+			return res, failure(ClassPanic, "%s", tail.panicLine)
 		case <-timer.C:
 			kill()
+			if _, panicked, _ := tail.snapshot(); panicked {
+				// A panic that halts (panic=0) instead of resetting.
+				return res, failure(ClassPanic, "%s", tail.panicLine)
+			}
 			if !hello {
-				return res, failure(ClassBootHang, "boot hang: the guest's init did not start within %v (accel %s)", bootTimeout, accel)
+				return res, failure(ClassBootHang, "boot hang: the guest's init did not start within %v (accel %s): raise --boot-timeout on a slow host", bootTimeout, accel)
 			}
 			return res, failure(ClassTimeout, "payload timed out after %v: raise --run-timeout if it needs longer", cfg.RunTimeout)
 		case f, ok := <-frames:
@@ -474,6 +491,9 @@ loop:
 				return res, failure(ClassKernel, "qemu could not load kernel %s: %s", cfg.Kernel, firstLine(msg))
 			}
 			return res, failure(ClassInfra, "qemu failed: %s", firstLine(msg))
+		}
+		if len(lines) == 0 {
+			return res, failure(ClassKernel, "kernel %s stopped before printing anything: the image is truncated or corrupt; fetch it again (bpflab kernels fetch) or pass another", cfg.Kernel)
 		}
 		return res, failure(ClassPanic, "the kernel stopped before the guest's init started")
 	}

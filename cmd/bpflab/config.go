@@ -97,4 +97,3 @@ func (v *vmFlags) parse(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
-

@@ -34,6 +34,8 @@ type vmFlags struct {
 	console     bool
 	verbose     bool
 	env         multiFlag
+	qemuArgs    multiFlag
+	cmdline     string
 }
 
 type multiFlag []string
@@ -52,6 +54,8 @@ func (v *vmFlags) register(fs *flag.FlagSet, defaultKernel string) {
 	fs.BoolVar(&v.console, "console", false, "print the kernel console to stderr")
 	fs.BoolVar(&v.verbose, "v", false, "verbose: progress and the QEMU command line")
 	fs.Var(&v.env, "env", "KEY=VALUE to set in the guest (repeatable)")
+	fs.Var(&v.qemuArgs, "qemu-arg", "extra QEMU argument (repeatable; for debugging)")
+	fs.StringVar(&v.cmdline, "cmdline", "", "appended to the kernel command line")
 }
 
 func envOr(k, def string) string {
@@ -71,6 +75,8 @@ func (v *vmFlags) config(log hclog.Logger, stdout, stderr io.Writer) vmtest.Conf
 		Stdout:      stdout,
 		Stderr:      stderr,
 		CacheDir:    v.cache,
+		QEMUArgs:    v.qemuArgs,
+		Cmdline:     v.cmdline,
 		Log:         log.Named("vm"),
 	}
 	if v.console {
@@ -216,7 +222,8 @@ func execOne(ctx context.Context, vf *vmFlags, t target, argv []string, stdout, 
 func reportFailure(w io.Writer, err error, vf *vmFlags, t target, argv []string, res *vmtest.Result) {
 	var verr *vmtest.Error
 	errors.As(err, &verr)
-	fmt.Fprintf(w, "bpflab: %s on kernel %s: %v\n", vmtest.ClassOf(err), t.name, err)
+	c := vmtest.ClassOf(err)
+	fmt.Fprintf(w, "bpflab: kernel %s: %v [%s, exit %d]\n", t.name, err, c, c.ExitCode())
 	if verr != nil && len(verr.Console) > 0 {
 		fmt.Fprintln(w, "bpflab: last lines of the kernel console:")
 		for _, l := range verr.Console {
@@ -228,9 +235,38 @@ func reportFailure(w io.Writer, err error, vf *vmFlags, t target, argv []string,
 	if res != nil && res.Accel != "" {
 		repro = append(repro, "--accel", res.Accel)
 	}
+	repro = append(repro, vf.nonDefault()...)
 	repro = append(repro, "--")
 	repro = append(repro, argv...)
 	fmt.Fprintf(w, "bpflab: reproduce with: %s\n", vmtest.ShellQuote(repro))
+}
+
+// nonDefault lists the VM flags whose values differ from the defaults, so a
+// reproducing command line boots the same guest.
+func (v *vmFlags) nonDefault() []string {
+	var out []string
+	if v.memory != 512 {
+		out = append(out, "--memory", fmt.Sprint(v.memory))
+	}
+	if v.cpus != 1 {
+		out = append(out, "--cpus", fmt.Sprint(v.cpus))
+	}
+	if v.bootTimeout != 60*time.Second {
+		out = append(out, "--boot-timeout", v.bootTimeout.String())
+	}
+	if v.runTimeout != 0 {
+		out = append(out, "--run-timeout", v.runTimeout.String())
+	}
+	for _, e := range v.env {
+		out = append(out, "--env", e)
+	}
+	for _, a := range v.qemuArgs {
+		out = append(out, "--qemu-arg="+a)
+	}
+	if v.cmdline != "" {
+		out = append(out, "--cmdline", v.cmdline)
+	}
+	return out
 }
 
 func runOnHost(ctx context.Context, argv []string, stdout, stderr io.Writer, o *outcome) (outcome, error) {
