@@ -30,11 +30,20 @@ type Job struct {
 	// Collect lists files or directories sent back to the host afterwards.
 	Collect []string `json:"collect,omitempty"`
 
+	// Interactive runs the payload on the console (the first serial port)
+	// as its controlling terminal, for a shell a person types into.
+	Interactive bool `json:"interactive,omitempty"`
+
 	// ShipDir copies Dir's files and its testdata/ tree into the guest at
 	// the same paths (host side only).
 	ShipDir bool `json:"-"`
 	// Files maps guest paths to host files to copy in (host side only).
 	Files map[string]string `json:"-"`
+	// Executables are host programs copied in at the same paths, with
+	// their loader and libraries (host side only).
+	Executables []string `json:"-"`
+	// Symlinks maps guest paths to link targets (host side only).
+	Symlinks map[string]string `json:"-"`
 }
 
 // guestOS is what the init needs from the kernel. The real one makes
@@ -221,6 +230,21 @@ func runPayload(job Job, fw *lockedFrameWriter) (ExitStatus, error) {
 	cmd.Env = job.Env
 	cmd.Stdout = streamWriter{fw, FrameStdout}
 	cmd.Stderr = streamWriter{fw, FrameStderr}
+	if job.Interactive {
+		// Opened with a raw open(2), not os.OpenFile: Go would make the
+		// descriptor non-blocking for its poller, and the shell would then
+		// read EAGAIN as the end of its input.
+		fd, err := syscall.Open("/dev/console", syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return ExitStatus{}, fmt.Errorf("opening the console: %w", err)
+		}
+		tty := os.NewFile(uintptr(fd), "/dev/console")
+		defer tty.Close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+		// A session of its own with the console as controlling terminal:
+		// job control and Ctrl-C work in the shell.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	}
 	// A background child that keeps the pipes open must not stall the report.
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {

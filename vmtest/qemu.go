@@ -26,6 +26,12 @@ func qemuArgs(cfg *Config, accel, initrd string, consoleFD, dataFD int) []string
 		cpu = "host"
 	}
 	cmdline := KernelCmdline
+	console := fmt.Sprintf("file,id=console,path=/proc/self/fd/%d", consoleFD)
+	if cfg.Interactive {
+		// The console is the user's terminal; Ctrl-C goes to the guest.
+		console = "stdio,id=console,signal=off"
+		cmdline = strings.Replace(cmdline, "loglevel=4", "loglevel=1", 1)
+	}
 	if cfg.Cmdline != "" {
 		cmdline += " " + cfg.Cmdline
 	}
@@ -38,7 +44,7 @@ func qemuArgs(cfg *Config, accel, initrd string, consoleFD, dataFD int) []string
 		"-kernel", cfg.Kernel,
 		"-initrd", initrd,
 		"-append", cmdline,
-		"-chardev", fmt.Sprintf("file,id=console,path=/proc/self/fd/%d", consoleFD),
+		"-chardev", console,
 		"-serial", "chardev:console",
 		"-chardev", fmt.Sprintf("file,id=host,path=/proc/self/fd/%d", dataFD),
 		"-serial", "chardev:host",

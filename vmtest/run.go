@@ -41,6 +41,9 @@ type Config struct {
 	Init string
 	// Cmdline is appended to the kernel command line.
 	Cmdline string
+	// Interactive connects the guest's console to this process's terminal
+	// (stdin and stdout) and runs the payload on it; see [Job.Interactive].
+	Interactive bool
 	// QEMUArgs are appended to QEMU's command line (for debugging, and for
 	// tests: -S starts the guest paused, a sure boot hang).
 	QEMUArgs []string
@@ -139,6 +142,7 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 	defer os.RemoveAll(tmp)
 
 	initrd := filepath.Join(tmp, "initramfs.cpio")
+	job.Interactive = cfg.Interactive
 	if err := writeInitramfs(initrd, cfg.Init, job); err != nil {
 		return nil, err
 	}
@@ -204,6 +208,18 @@ func writeInitramfs(dst, init string, job Job) error {
 		}
 	} else if job.Dir != "" {
 		_ = r.Dir(job.Dir)
+	}
+	for _, exe := range job.Executables {
+		if err := addExecutable(r, exe, exe); err != nil {
+			return Errorf(ClassInfra, "packing %s: %w", exe, err)
+		}
+	}
+	for link, target := range job.Symlinks {
+		if !r.Has(link) {
+			if err := r.Symlink(link, target); err != nil {
+				return Errorf(ClassInfra, "packing %s: %w", link, err)
+			}
+		}
 	}
 	for guest, host := range job.Files {
 		if err := r.File(guest, host); err != nil {
@@ -329,10 +345,16 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job) (*Res
 	args := qemuArgs(cfg, accel, initrd, 3, 4)
 	cmd := exec.Command(cfg.QEMU, args...)
 	cmd.ExtraFiles = []*os.File{consoleW, dataW}
+	if cfg.Interactive {
+		cmd.Stdin, cmd.Stdout = os.Stdin, os.Stdout
+	}
 	var qerr strings.Builder
 	cmd.Stderr = &limitedWriter{w: &qerr, n: 8192}
 	// QEMU dies with bpflab, whatever kills bpflab.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	// Its own process group keeps a terminal's Ctrl-C for bpflab, which
+	// stops QEMU and cleans up; an interactive QEMU must stay in the
+	// foreground group to read the terminal.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: !cfg.Interactive}
 	res := &Result{Accel: accel, QEMU: append([]string{cfg.QEMU}, args...)}
 	cfg.Log.Debug("starting qemu", "accel", accel, "cmd", shellQuote(res.QEMU))
 
@@ -449,6 +471,14 @@ loop:
 					return res, failure(ClassInfra, "reading the exit status: %w", err)
 				}
 				status = &st
+				if cfg.Interactive {
+					// QEMU restores the terminal when it exits by itself;
+					// killed, it would leave it raw.
+					select {
+					case <-exited:
+					case <-time.After(10 * time.Second):
+					}
+				}
 				// Everything the guest had to say has arrived.
 				kill()
 			}

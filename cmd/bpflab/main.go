@@ -66,6 +66,7 @@ Usage:
   bpflab exec [flags] PROGRAM [ARGS...]    run PROGRAM in a guest; its exit code is bpflab's
   bpflab run [flags] -- COMMAND...         run COMMAND's tests on kernels, then a summary
   bpflab grade LAB [--src FILE] [--solution] grade a lab's BPF C file in a VM (labs: lab-1)
+  bpflab shell [flags] [-- COMMAND]        a busybox shell in a guest (bpftool, lab objects, tracefs)
   bpflab kernels fetch [ALIAS|all]         download kernels of the matrix into the cache
   bpflab kernels list                      show the matrix and what is cached
   bpflab kernels update [--lock FILE]      pin the newest build of every kernel
@@ -93,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdKernels(ctx, args[1:], stdout, stderr)
 	case "grade":
 		return cmdGrade(ctx, args[1:], stdout, stderr)
+	case "shell":
+		return cmdShell(ctx, args[1:], stdout, stderr)
 	case harness.GuestCommand:
 		return cmdGuestGrade(ctx, args[1:])
 	case "help", "-h", "--help":
