@@ -49,7 +49,8 @@ func TestFailureClasses(t *testing.T) {
 				args = append([]string{"exec", "--accel", "tcg", "--kernel", k.Path}, tc.args...)
 			}
 			start := time.Now()
-			_, stderr, code := bpflab(t, nil, args...)
+			crashes := t.TempDir()
+			_, stderr, code := bpflab(t, []string{"BPFLAB_CRASH_DIR=" + crashes}, args...)
 			took := time.Since(start)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\n%s", code, tc.code, stderr)
@@ -69,6 +70,19 @@ func TestFailureClasses(t *testing.T) {
 			}
 			if strings.Contains(stderr, "goroutine ") {
 				t.Errorf("a Go stack trace reached the user:\n%s", stderr)
+			}
+			if code == 68 || code == 69 {
+				// A crashed program is kept, with its output, where the
+				// error says.
+				ents, _ := os.ReadDir(crashes)
+				if len(ents) != 1 || !strings.Contains(stderr, filepath.Join(crashes, ents[0].Name())) {
+					t.Fatalf("crash directory not named in stderr (have %v):\n%s", ents, stderr)
+				}
+				for _, f := range []string{"sh", "stdout.txt", "stderr.txt", "console.txt", "command.txt"} {
+					if _, err := os.Stat(filepath.Join(crashes, ents[0].Name(), f)); err != nil {
+						t.Errorf("crash directory lacks %s", f)
+					}
+				}
 			}
 		})
 	}

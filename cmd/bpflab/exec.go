@@ -194,16 +194,32 @@ func execOne(ctx context.Context, vf *vmFlags, t target, argv []string, stdout, 
 		ShipDir: true,
 	}
 	testTimeout := outputsOf(&job)
-	cfg := vf.config(log, stdout, stderr)
+	outTail, errTail := &tailBuffer{max: 4 << 20}, &tailBuffer{max: 4 << 20}
+	cfg := vf.config(log, io.MultiWriter(stdout, outTail), io.MultiWriter(stderr, errTail))
 	cfg.Kernel = t.path
 	if vf.runTimeout == 0 && testTimeout > 0 {
 		cfg.RunTimeout = testTimeout + time.Minute
 	}
 	res, err := vmtest.Run(ctx, cfg, job)
-	if err != nil {
-		if ctx.Err() != nil {
-			return o, ctx.Err()
+	if ctx.Err() != nil {
+		return o, ctx.Err()
+	}
+	if crashed(err, res, errTail.Bytes()) {
+		var console []string
+		var verr *vmtest.Error
+		if errors.As(err, &verr) {
+			console = verr.Console
+		} else if res != nil {
+			console = res.Console
 		}
+		repro := vmtest.ShellQuote(reproCommand(vf, t, argv, res))
+		if dir, kerr := keepCrash(vf.cache, t.name, argv, repro, outTail.Bytes(), errTail.Bytes(), console); kerr == nil {
+			defer fmt.Fprintf(stderr, "bpflab: kept the program, its output and the console in %s\n", dir)
+		} else {
+			log.Warn("keeping the crashed program", "error", kerr)
+		}
+	}
+	if err != nil {
 		c := vmtest.ClassOf(err)
 		o.Exit, o.Class = c.ExitCode(), c.String()
 		reportFailure(stderr, err, vf, t, argv, res)
@@ -230,6 +246,12 @@ func reportFailure(w io.Writer, err error, vf *vmFlags, t target, argv []string,
 			fmt.Fprintf(w, "  | %s\n", l)
 		}
 	}
+	fmt.Fprintf(w, "bpflab: reproduce with: %s\n", vmtest.ShellQuote(reproCommand(vf, t, argv, res)))
+}
+
+// reproCommand is a bpflab command line that boots the same guest and runs
+// the same program, with the console shown.
+func reproCommand(vf *vmFlags, t target, argv []string, res *vmtest.Result) []string {
 	self, _ := os.Executable()
 	repro := []string{self, "exec", "--kernel", t.path, "--console"}
 	if res != nil && res.Accel != "" {
@@ -237,8 +259,7 @@ func reportFailure(w io.Writer, err error, vf *vmFlags, t target, argv []string,
 	}
 	repro = append(repro, vf.nonDefault()...)
 	repro = append(repro, "--")
-	repro = append(repro, argv...)
-	fmt.Fprintf(w, "bpflab: reproduce with: %s\n", vmtest.ShellQuote(repro))
+	return append(repro, argv...)
 }
 
 // nonDefault lists the VM flags whose values differ from the defaults, so a
