@@ -11,7 +11,7 @@ GOFLAGS_BUILD := -trimpath -ldflags='-s -w'
 
 LABS    := lab-1 lab-2
 
-.PHONY: all deps build kernels test vet bench bench-boot bench-lab clean help vmlinux-h $(LABS)
+.PHONY: all deps build kernels test vet bench bench-boot bench-lab bench-run soak clean help vmlinux-h $(LABS)
 
 all: build
 
@@ -38,7 +38,17 @@ vet:
 test: build kernels vet
 	BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
 
-bench: bench-boot bench-lab
+bench: bench-boot bench-lab bench-run
+
+# Serial against parallel 'bpflab run --kernel all' of a trivial package.
+bench-run: build kernels
+	@scripts/bench-run.sh
+
+# 200 boots across the matrix and every failure class (not part of 'make test').
+soak: build kernels
+	BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) BPFLAB_SOAK=$${BPFLAB_SOAK:-200} BPFLAB_SOAK_REPORT=$(CURDIR)/bin/soak.md \
+		$(GO) test -count=1 -timeout 60m -run '^TestSoak$$' -v ./vmtest/ | grep -v '^=== RUN'
+	@cat bin/soak.md
 
 bench-lab: build kernels
 	@scripts/bench-lab.sh lab-1

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"time"
@@ -50,4 +51,12 @@ func (e *Events) Collect(quiet time.Duration, limit int) ([][]byte, error) {
 // records its own trigger caused.
 func (e *Events) Drain() {
 	_, _ = e.Collect(20*time.Millisecond, 1<<16)
+}
+
+// CString is the text of a fixed-size C char array: up to its first NUL.
+func CString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
 }

@@ -29,6 +29,8 @@ func TestMain(m *testing.M) {
 // payload runs inside the guest.
 func payload(c string) {
 	switch c {
+	case "exit0":
+		return
 	case "pass":
 		// What the init promises: the pseudo file systems, BPF LSM active,
 		// the package's testdata at its path, a writable /tmp.
@@ -74,8 +76,14 @@ func payload(c string) {
 	}
 }
 
-// boot runs this test binary as the payload on kernel k.
+// boot runs this test binary as the payload on kernel k; the console is
+// logged if the test fails.
 func boot(t *testing.T, k testvm.Kernel, c string, mod func(*vmtest.Config, *vmtest.Job)) (*vmtest.Result, string, string, error) {
+	t.Helper()
+	return bootWith(t, k, c, mod, true)
+}
+
+func bootWith(t *testing.T, k testvm.Kernel, c string, mod func(*vmtest.Config, *vmtest.Job), logConsole bool) (*vmtest.Result, string, string, error) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -98,8 +106,12 @@ func boot(t *testing.T, k testvm.Kernel, c string, mod func(*vmtest.Config, *vmt
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	res, err := vmtest.Run(ctx, cfg, job)
-	if err != nil || t.Failed() {
-		t.Logf("console of %s:\n%s", k.Alias, console.String())
+	if logConsole {
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("console of %s (%s):\n%s", k.Alias, c, console.String())
+			}
+		})
 	}
 	return res, stdout.String(), stderr.String(), err
 }

@@ -97,11 +97,7 @@ func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return vmtest.Errorf(vmtest.ClassUsage, "exec needs a program to run: bpflab exec [flags] PROGRAM [ARGS...]")
 	}
 	log := newLogger(stderr, vf.verbose)
-	store, err := vf.open(log)
-	if err != nil {
-		return err
-	}
-	ts, err := resolveTargets(store, vf.kernel)
+	store, ts, err := vf.targets(log)
 	if err != nil {
 		return err
 	}

@@ -111,11 +111,7 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		subs = append(subs, harness.Submission{Label: label, Src: p})
 	}
 
-	store, err := vf.open(log)
-	if err != nil {
-		return err
-	}
-	ts, err := resolveTargets(store, vf.kernel)
+	store, ts, err := vf.targets(log)
 	if err != nil {
 		return err
 	}
@@ -128,10 +124,8 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	for i := range ts {
-		if err := fetchTarget(ctx, store, &ts[i]); err != nil {
-			return err
-		}
+	if err := fetchAll(ctx, store, ts); err != nil {
+		return err
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -87,6 +87,29 @@ func fileExists(p string) bool {
 	return err == nil && !fi.IsDir()
 }
 
+// targets opens the kernel store and resolves --kernel.
+func (v *vmFlags) targets(log hclog.Logger) (*kernels.Store, []target, error) {
+	store, err := v.open(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, err := resolveTargets(store, v.kernel)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, ts, nil
+}
+
+// fetchAll makes sure every target's image is on disk.
+func fetchAll(ctx context.Context, store *kernels.Store, ts []target) error {
+	for i := range ts {
+		if err := fetchTarget(ctx, store, &ts[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // fetchTarget makes sure the target's image is on disk.
 func fetchTarget(ctx context.Context, store *kernels.Store, t *target) error {
 	if t.host || t.path != "" {
@@ -133,10 +156,8 @@ func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		for i := range ts {
-			if err := fetchTarget(ctx, store, &ts[i]); err != nil {
-				return err
-			}
+		if err := fetchAll(ctx, store, ts); err != nil {
+			return err
 		}
 		return listKernels(store, stdout)
 	case "list":

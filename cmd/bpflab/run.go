@@ -77,18 +77,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		*parallel = defaultParallel(vf.memory)
 	}
 	log := newLogger(stderr, vf.verbose)
-	store, err := vf.open(log)
+	store, ts, err := vf.targets(log)
 	if err != nil {
 		return err
 	}
-	ts, err := resolveTargets(store, vf.kernel)
-	if err != nil {
+	if err := fetchAll(ctx, store, ts); err != nil {
 		return err
-	}
-	for i := range ts {
-		if err := fetchTarget(ctx, store, &ts[i]); err != nil {
-			return err
-		}
 	}
 	tmp, err := os.MkdirTemp("", "bpflab-run-")
 	if err != nil {

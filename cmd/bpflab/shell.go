@@ -29,11 +29,7 @@ func cmdShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(stderr, vf.verbose)
-	store, err := vf.open(log)
-	if err != nil {
-		return err
-	}
-	ts, err := resolveTargets(store, vf.kernel)
+	store, ts, err := vf.targets(log)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@
 package lab1
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -48,21 +47,14 @@ type Event struct {
 // eventSize is sizeof(struct event): 4 + 16 + 256.
 const eventSize = 4 + 16 + 256
 
-func cstring(b []byte) string {
-	if i := bytes.IndexByte(b, 0); i >= 0 {
-		b = b[:i]
-	}
-	return string(b)
-}
-
 func decode(rec []byte) (Event, error) {
 	if len(rec) < eventSize {
 		return Event{}, fmt.Errorf("a record of %d bytes, want %d (struct event of lab1.h)", len(rec), eventSize)
 	}
 	return Event{
 		Pid:  binary.LittleEndian.Uint32(rec[0:4]),
-		Comm: cstring(rec[4:20]),
-		Path: cstring(rec[20:eventSize]),
+		Comm: harness.CString(rec[4:20]),
+		Path: harness.CString(rec[20:eventSize]),
 	}, nil
 }
 

@@ -87,13 +87,6 @@ type Event struct {
 
 const eventSize = 4 + 4 + 8 + 16 + 256
 
-func cstring(b []byte) string {
-	if i := bytes.IndexByte(b, 0); i >= 0 {
-		b = b[:i]
-	}
-	return string(b)
-}
-
 func decode(rec []byte) (Event, error) {
 	if len(rec) < eventSize {
 		return Event{}, fmt.Errorf("a record of %d bytes, want %d (struct event of lab2.h)", len(rec), eventSize)
@@ -102,8 +95,8 @@ func decode(rec []byte) (Event, error) {
 		Pid:  binary.LittleEndian.Uint32(rec[0:4]),
 		Kind: binary.LittleEndian.Uint32(rec[4:8]),
 		Ret:  int64(binary.LittleEndian.Uint64(rec[8:16])),
-		Comm: cstring(rec[16:32]),
-		Path: cstring(rec[32:eventSize]),
+		Comm: harness.CString(rec[16:32]),
+		Path: harness.CString(rec[32:eventSize]),
 	}, nil
 }
 

@@ -6,76 +6,28 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bpflab/bpflab/harness"
+	"github.com/bpflab/bpflab/internal/labtest"
 	"github.com/bpflab/bpflab/internal/testvm"
 	lab2 "github.com/bpflab/bpflab/labs/lab-2"
-	"github.com/bpflab/bpflab/vmtest"
-	"github.com/google/go-cmp/cmp"
 )
-
-// graded is every submission CI grades, with the checks that must fail.
-var graded = []struct {
-	src  string
-	fail []string
-}{
-	{"solution/unlink.bpf.c", nil},
-	{"unlink.bpf.c", []string{"unlink-reported", "unlinkat-relative", "return-success", "return-enoent"}},
-	{"testdata/wrong/pointer-address.bpf.c", []string{"unlink-reported", "unlinkat-relative"}},
-	{"testdata/wrong/user-helper.bpf.c", []string{"unlink-reported", "unlinkat-relative"}},
-	{"testdata/wrong/wrong-function.bpf.c", []string{"section"}},
-	{"testdata/wrong/no-return.bpf.c", []string{"return-enoent"}},
-}
 
 // TestLab grades every submission on every kernel of the matrix, 7.x (where
 // do_unlinkat is gone) included, in one boot per kernel.
 func TestLab(t *testing.T) {
-	kernels := testvm.Kernels(t)
-	bin := testvm.Binary(t)
-	root := testvm.ModuleRoot()
-	var subs []harness.Submission
-	for _, g := range graded {
-		subs = append(subs, harness.Submission{Label: g.src, Src: filepath.Join(root, lab2.Lab.Dir, g.src)})
-	}
-	ctx := context.Background()
-	compiled, err := harness.CompileAll(ctx, lab2.Lab, root, t.TempDir(), subs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range kernels {
-		t.Run(k.Alias, func(t *testing.T) {
-			t.Parallel()
-			var log strings.Builder
-			cfg := vmtest.Config{Kernel: k.Path, Init: bin, Accel: "tcg", Stdout: &log, Stderr: &log, RunTimeout: 5 * time.Minute}
-			reports, err := harness.GradeInVM(ctx, lab2.Lab, compiled, k.Alias, cfg, t.TempDir())
-			if err != nil {
-				t.Fatalf("grading: %v\nguest output:\n%s", err, log.String())
-			}
-			for i, g := range graded {
-				r := reports[i]
-				if diff := cmp.Diff(g.fail, r.Failed()); diff != "" {
-					var sb strings.Builder
-					r.Print(&sb, true)
-					t.Errorf("%s: failed checks (-want +got):\n%s\n%s", g.src, diff, sb.String())
-				}
-				for _, c := range r.Checks {
-					if c.Status == harness.Skip {
-						t.Errorf("%s: check %s skipped on %s, which has kprobes: %s", g.src, c.Name, k.Alias, c.Reason)
-					}
-				}
-				if g.fail == nil && !r.Passed() {
-					t.Errorf("%s does not pass", g.src)
-				}
-				if g.fail != nil && r.Passed() {
-					t.Errorf("%s passes, but it is wrong", g.src)
-				}
-				if r.Attached == "" && g.fail == nil {
-					t.Errorf("%s: the report does not say which function the loader attached to", g.src)
-				}
-			}
-		})
-	}
+	labtest.Matrix(t, lab2.Lab, []labtest.Case{
+		{Src: "solution/unlink.bpf.c"},
+		{Src: "unlink.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative", "return-success", "return-enoent"}},
+		{Src: "testdata/wrong/pointer-address.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative"}},
+		{Src: "testdata/wrong/user-helper.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative"}},
+		{Src: "testdata/wrong/wrong-function.bpf.c", Fail: []string{"section"}},
+		{Src: "testdata/wrong/no-return.bpf.c", Fail: []string{"return-enoent"}},
+	}, func(t *testing.T, c labtest.Case, r *harness.Report) {
+		if c.Fail == nil && r.Attached == "" {
+			t.Errorf("%s: the report does not say which function the loader attached to", c.Src)
+		}
+	})
 }
 
 func TestFindSymbol(t *testing.T) {

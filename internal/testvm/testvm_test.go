@@ -1,0 +1,73 @@
+package testvm
+
+import (
+	"debug/elf"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// fakeTB records how a helper ended the test instead of ending it.
+type fakeTB struct {
+	testing.TB
+	skipped, failed bool
+}
+
+type stop struct{}
+
+func (f *fakeTB) Helper()                      {}
+func (f *fakeTB) Skipf(string, ...any)         { f.skipped = true; panic(stop{}) }
+func (f *fakeTB) Fatalf(string, ...any)        { f.failed = true; panic(stop{}) }
+func (f *fakeTB) Fatal(...any)                 { f.failed = true; panic(stop{}) }
+func (f *fakeTB) Logf(format string, a ...any) {}
+
+func run(tb *fakeTB, fn func(testing.TB)) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(stop); !ok {
+				panic(r)
+			}
+		}
+	}()
+	fn(tb)
+}
+
+// A missing kernel skips a test, and fails it when BPFLAB_REQUIRE_VM=1.
+func TestMissingKernelSkipsOrFails(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // an empty cache
+	for _, require := range []string{"", "1"} {
+		t.Setenv(RequireEnv, require)
+		tb := &fakeTB{TB: t}
+		run(tb, func(tb testing.TB) { Kernels(tb) })
+		if require == "1" && (!tb.failed || tb.skipped) {
+			t.Errorf("with %s=1: failed=%v skipped=%v, want a failure", RequireEnv, tb.failed, tb.skipped)
+		}
+		if require == "" && (!tb.skipped || tb.failed) {
+			t.Errorf("without %s: failed=%v skipped=%v, want a skip", RequireEnv, tb.failed, tb.skipped)
+		}
+	}
+}
+
+// The binary the guest boots as its init is built static, so PID 1 needs
+// no loader or libraries from the host.
+func TestBinaryIsStatic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds bpflab")
+	}
+	t.Setenv("BPFLAB_BIN", "")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	p := Binary(t)
+	f, err := elf.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			t.Errorf("%s is dynamically linked", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Dir(p)); err != nil {
+		t.Error(err)
+	}
+}
