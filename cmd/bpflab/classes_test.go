@@ -91,25 +91,8 @@ func TestFailureClasses(t *testing.T) {
 // TestInterruptLeavesNothing sends SIGINT to bpflab in the middle of a
 // boot: QEMU must die with it, and its temporary files must be gone.
 func TestInterruptLeavesNothing(t *testing.T) {
-	k := testvm.Default(t)
 	tmp := t.TempDir()
-	cmd := exec.Command(testvm.Binary(t), "exec", "--accel", "tcg", "--kernel", k.Path,
-		"--qemu-arg=-S", "--boot-timeout", "5m", "/bin/true")
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Wait until QEMU runs, a child of bpflab.
-	deadline := time.Now().Add(30 * time.Second)
-	for len(qemusUnder(tmp)) == 0 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("qemu did not start\n%s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	cmd, stderr := startPausedGuest(t, tmp)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +123,30 @@ func TestInterruptLeavesNothing(t *testing.T) {
 	}
 }
 
+// startPausedGuest starts bpflab exec with a guest that never runs (QEMU
+// -S), its temporary files under tmp, and returns once QEMU is up.
+func startPausedGuest(t *testing.T, tmp string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	k := testvm.Default(t)
+	cmd := exec.Command(testvm.Binary(t), "exec", "--accel", "tcg", "--kernel", k.Path,
+		"--qemu-arg=-S", "--boot-timeout", "5m", "/bin/true")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(qemusUnder(tmp)) == 0 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("qemu did not start\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cmd, &stderr
+}
+
 // qemusUnder lists QEMU processes whose command line mentions dir.
 func qemusUnder(dir string) []int {
 	var pids []int
@@ -165,25 +172,11 @@ func fmtSscan(s string, pid *int) (int, error) { return fmt.Sscan(s, pid) }
 // TestKilledBpflabTakesQEMU kills bpflab with SIGKILL, which it cannot
 // catch: QEMU must still die with it (its parent-death signal).
 func TestKilledBpflabTakesQEMU(t *testing.T) {
-	k := testvm.Default(t)
 	tmp := t.TempDir()
-	cmd := exec.Command(testvm.Binary(t), "exec", "--accel", "tcg", "--kernel", k.Path,
-		"--qemu-arg=-S", "--boot-timeout", "5m", "/bin/true")
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(qemusUnder(tmp)) == 0 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("qemu did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	cmd, _ := startPausedGuest(t, tmp)
 	cmd.Process.Kill()
 	cmd.Wait()
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for len(qemusUnder(tmp)) > 0 {
 		if time.Now().After(deadline) {
 			for _, p := range qemusUnder(tmp) {

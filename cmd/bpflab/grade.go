@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/bpflab/bpflab/harness"
@@ -139,29 +138,21 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log     bytes.Buffer
 	}
 	results := make([]result, len(ts))
-	sem := make(chan struct{}, max(1, *parallel))
-	var wg sync.WaitGroup
-	for i, t := range ts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			r := &results[i]
-			if t.host {
-				r.reports, r.err = gradeOnHost(ctx, lab, compiled, tmp)
-				return
-			}
-			cfg := vf.config(log, &r.log, &r.log)
-			cfg.Kernel = t.path
-			cfg.Init = self
-			if len(ts) > 1 {
-				log.Info("grading", "kernel", t.name)
-			}
-			r.reports, r.err = harness.GradeInVM(ctx, lab, compiled, t.name, cfg, tmp)
-		}()
-	}
-	wg.Wait()
+	inParallel(len(ts), *parallel, func(i int) {
+		t := ts[i]
+		r := &results[i]
+		if t.host {
+			r.reports, r.err = gradeOnHost(ctx, lab, compiled, tmp)
+			return
+		}
+		cfg := vf.config(log, &r.log, &r.log)
+		cfg.Kernel = t.path
+		cfg.Init = self
+		if len(ts) > 1 {
+			log.Info("grading", "kernel", t.name)
+		}
+		r.reports, r.err = harness.GradeInVM(ctx, lab, compiled, t.name, cfg, tmp)
+	})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

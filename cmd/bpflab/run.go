@@ -94,32 +94,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// lines of different kernels never mix.
 	var outMu sync.Mutex
 	results := make([]kernelResult, len(ts))
-	sem := make(chan struct{}, *parallel)
-	var wg sync.WaitGroup
-	for i, t := range ts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				return
-			}
-			kout, kerr := io.Writer(stdout), io.Writer(stderr)
-			if len(ts) > 1 {
-				po := &prefixWriter{mu: &outMu, w: stdout, prefix: "[" + t.name + "] "}
-				pe := &prefixWriter{mu: &outMu, w: stderr, prefix: "[" + t.name + "] "}
-				defer po.Flush()
-				defer pe.Flush()
-				kout, kerr = po, pe
-			}
-			report := filepath.Join(tmp, fmt.Sprintf("report-%d.jsonl", i))
-			start := time.Now()
-			exit, err := runOnKernel(ctx, &vf, t, cmdline, report, kout, kerr)
-			results[i] = summarise(t, exit, err, report, time.Since(start), kerr)
-		}()
-	}
-	wg.Wait()
+	inParallel(len(ts), *parallel, func(i int) {
+		t := ts[i]
+		if ctx.Err() != nil {
+			return
+		}
+		kout, kerr := io.Writer(stdout), io.Writer(stderr)
+		if len(ts) > 1 {
+			po := &prefixWriter{mu: &outMu, w: stdout, prefix: "[" + t.name + "] "}
+			pe := &prefixWriter{mu: &outMu, w: stderr, prefix: "[" + t.name + "] "}
+			defer po.Flush()
+			defer pe.Flush()
+			kout, kerr = po, pe
+		}
+		report := filepath.Join(tmp, fmt.Sprintf("report-%d.jsonl", i))
+		start := time.Now()
+		exit, err := runOnKernel(ctx, &vf, t, cmdline, report, kout, kerr)
+		results[i] = summarise(t, exit, err, report, time.Since(start), kerr)
+	})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -169,6 +161,22 @@ func summarise(t target, exit int, err error, report string, took time.Duration,
 		r.Result = "FAIL"
 	}
 	return r
+}
+
+// inParallel calls fn for 0..n-1, at most par at a time, and waits for all.
+func inParallel(n, par int, fn func(i int)) {
+	sem := make(chan struct{}, max(1, par))
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }
 
 // prefixWriter writes whole lines, each with a prefix, under a shared lock.
