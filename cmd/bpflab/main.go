@@ -16,7 +16,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/bpflab/bpflab/harness"
@@ -124,6 +123,9 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			if u, ok := commandUsage[fs.Name()]; ok {
+				fmt.Fprintf(os.Stdout, "usage: bpflab %s\n\n", u)
+			}
 			fs.SetOutput(os.Stdout)
 			fs.PrintDefaults()
 			return err
@@ -133,4 +135,10 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func joinWords(w []string) string { return strings.Join(w, " ") }
+// commandUsage is each command's synopsis, printed by -h.
+var commandUsage = map[string]string{
+	"exec":  "exec [flags] PROGRAM [ARGS...]",
+	"run":   "run [flags] -- COMMAND [ARGS...]",
+	"grade": "grade LAB [flags]",
+	"shell": "shell [flags] [-- COMMAND]",
+}
