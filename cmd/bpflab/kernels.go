@@ -124,7 +124,11 @@ func fetchTarget(ctx context.Context, store *kernels.Store, t *target) error {
 		if errors.Is(err, kernels.ErrNotServed) {
 			c = vmtest.ClassKernel
 		}
-		return &vmtest.Error{Class: c, Msg: fmt.Sprintf("fetching kernel %s: %v", t.name, err), Err: err}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "kernel ") {
+			msg = fmt.Sprintf("fetching kernel %s: %s", t.name, msg)
+		}
+		return &vmtest.Error{Class: c, Msg: msg, Err: err}
 	}
 	t.path = p
 	return nil
