@@ -160,13 +160,14 @@ func notServed(out string) bool {
 }
 
 func aptError(out string, err error) error {
-	var lines []string
+	// The first error or failed fetch says it; the rest repeats it.
+	msg := ""
 	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(l, "E: ") || strings.HasPrefix(l, "W: ") || strings.HasPrefix(l, "Err:") {
-			lines = append(lines, strings.TrimSpace(l))
+		if strings.HasPrefix(l, "E: ") || strings.HasPrefix(l, "W: Failed to fetch") {
+			msg = strings.Join(strings.Fields(l), " ")
+			break
 		}
 	}
-	msg := strings.Join(lines, "; ")
 	if msg == "" {
 		msg = strings.TrimSpace(out)
 	}
@@ -237,8 +238,12 @@ func (s *Store) updateLists(ctx context.Context) error {
 	start := time.Now()
 	s.log().Info("updating the private package lists", "suites", strings.Join(s.suites(), ","))
 	out, err := s.apt(ctx, d, "apt-get", "update")
+	if err == nil && (strings.Contains(out, "Failed to fetch") || strings.Contains(out, "\nErr:") || strings.HasPrefix(out, "Err:")) {
+		// apt-get update exits 0 when indexes fail to download.
+		err = errors.New("some package lists failed to download")
+	}
 	if err != nil {
-		return fmt.Errorf("apt-get update: %w", aptError(out, err))
+		return fmt.Errorf("apt-get update from %s: %w", mirror, aptError(out, err))
 	}
 	s.updated = true
 	s.log().Debug("package lists updated", "took", time.Since(start).Round(time.Millisecond))

@@ -132,3 +132,24 @@ func TestFetchErrors(t *testing.T) {
 		}
 	})
 }
+
+// apt-get update exits 0 when the archive cannot be reached; bpflab must
+// still say so, not report the kernel as no longer served.
+func TestFetchUnreachableArchive(t *testing.T) {
+	bin := t.TempDir()
+	script := "#!/bin/sh\necho 'Err:1 http://mirror.invalid/debian bookworm InRelease'\n" +
+		"echo '  Could not resolve mirror.invalid'\necho 'W: Failed to fetch http://mirror.invalid/debian/dists/bookworm/InRelease  Could not resolve mirror.invalid'\nexit 0\n"
+	if err := os.WriteFile(filepath.Join(bin, "apt-get"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv(MirrorEnv, "http://mirror.invalid/debian")
+	k := Kernel{Alias: "t", Suite: "bookworm", Package: "linux-image-test", Version: "1.0-1", SHA256: strings.Repeat("0", 64), Pattern: "linux-image-*"}
+	_, err := testStore(t, k).Fetch(context.Background(), k)
+	if !errors.Is(err, ErrApt) || errors.Is(err, ErrNotServed) {
+		t.Fatalf("got %v, want ErrApt", err)
+	}
+	if !strings.Contains(err.Error(), MirrorEnv) {
+		t.Errorf("the error does not name %s: %v", MirrorEnv, err)
+	}
+}
