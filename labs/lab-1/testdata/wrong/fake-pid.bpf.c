@@ -1,13 +1,6 @@
 //go:build ignore
 // SPDX-License-Identifier: GPL-2.0
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include "lab1.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+#include "wrong.h"
 
 /* Known wrong: an event that looks right but does not carry the opener's pid. */
 SEC("tracepoint/syscalls/sys_enter_openat")

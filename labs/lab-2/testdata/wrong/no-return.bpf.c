@@ -1,29 +1,6 @@
 //go:build ignore
 // SPDX-License-Identifier: GPL-2.0
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
-#include "lab2.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
-
-static __always_inline struct event *start_event(__u32 kind)
-{
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-
-	if (!e)
-		return 0;
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	e->kind = kind;
-	e->ret = 0;
-	e->path[0] = 0;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	return e;
-}
+#include "wrong.h"
 
 /* Known wrong: the kretprobe reports 0 whatever the function returned. */
 SEC("kprobe/do_unlinkat")
@@ -49,4 +26,3 @@ int BPF_KRETPROBE(on_unlink_ret, int ret)
 	return 0;
 }
 
-char LICENSE[] SEC("license") = "GPL";
