@@ -164,14 +164,17 @@ func summarise(t target, exit int, err error, report string, took time.Duration,
 }
 
 // inParallel calls fn for 0..n-1, at most par at a time, and waits for all.
+// It starts from the end: the lock lists kernels oldest first, and newer
+// kernels boot slower under TCG, so the longest runs start first and the
+// last one to finish is a short one.
 func inParallel(n, par int, fn func(i int)) {
 	sem := make(chan struct{}, max(1, par))
 	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
+	for i := n - 1; i >= 0; i-- {
+		sem <- struct{}{} // taken here, so runs start in this order
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
 			defer func() { <-sem }()
 			fn(i)
 		}()
