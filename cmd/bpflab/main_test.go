@@ -127,6 +127,21 @@ func TestGoTestExec(t *testing.T) {
 	})
 }
 
+// TestGoTestExecCgo runs a cgo package's test binary, which is dynamically
+// linked: its loader and libraries go into the guest with it.
+func TestGoTestExecCgo(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no C compiler for cgo")
+	}
+	k := testvm.Default(t)
+	cmd := exec.Command("go", "test", "-count=1", "-v", "-exec", testvm.Binary(t)+" exec --accel tcg --kernel "+k.Path, "./testdata/cgotest")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestTwice") {
+		t.Fatalf("go test of a cgo package in a guest: %v\n%s", err, out)
+	}
+}
+
 // TestRunSummary runs 'bpflab run' on two kernels and reads its summary.
 func TestRunSummary(t *testing.T) {
 	ks := testvm.Kernels(t)
