@@ -121,3 +121,12 @@ func TestTrigger(t *testing.T) {
 		t.Errorf("unlink did not remove the file: %v", err)
 	}
 }
+
+func TestAttachHint(t *testing.T) {
+	if h := AttachHint(errors.New("neither debugfs nor tracefs are mounted")); !strings.Contains(h, "mount -t tracefs") {
+		t.Errorf("hint for missing tracefs: %q", h)
+	}
+	if h := AttachHint(errors.New("invalid argument")); h != "" {
+		t.Errorf("hint for an unknown cause: %q", h)
+	}
+}

@@ -180,3 +180,19 @@ func VerifierHint(log string) string {
 	}
 	return "read the last lines of the log: the instruction it stopped at and why (--verbose shows the whole log)"
 }
+
+// AttachHint explains an attach failure caused by the machine rather than
+// the program, or returns "".
+func AttachHint(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "tracefs") || strings.Contains(msg, "debugfs"):
+		return "tracefs is not mounted on this machine: mount -t tracefs nodev /sys/kernel/tracing (as root), or grade in a VM (without --kernel host)"
+	case strings.Contains(msg, "permission denied") || strings.Contains(msg, "operation not permitted"):
+		return "attaching needs root (CAP_BPF and CAP_PERFMON): grade in a VM (without --kernel host)"
+	}
+	return ""
+}

@@ -70,7 +70,7 @@ func run(ctx context.Context, g *harness.G) {
 	g.Pass("events-map", "ring buffer map events")
 	l, err := link.Tracepoint("syscalls", "sys_enter_openat", g.Loaded.Prog[section], nil)
 	if err != nil {
-		g.Fail("attach", "attaching to syscalls/sys_enter_openat: "+err.Error(), "", "")
+		g.Fail("attach", "attaching to syscalls/sys_enter_openat: "+err.Error(), harness.AttachHint(err), "")
 		return
 	}
 	defer l.Close()

@@ -127,13 +127,13 @@ func run(ctx context.Context, g *harness.G) {
 	}
 	entry, err := link.Kprobe(sym, g.Loaded.Prog[entrySection], nil)
 	if err != nil {
-		g.Fail("attach", fmt.Sprintf("kprobe on %s: %v", sym, err), "", "")
+		g.Fail("attach", fmt.Sprintf("kprobe on %s: %v", sym, err), harness.AttachHint(err), "")
 		return
 	}
 	defer entry.Close()
 	ret, err := link.Kretprobe(sym, g.Loaded.Prog[returnSection], nil)
 	if err != nil {
-		g.Fail("attach", fmt.Sprintf("kretprobe on %s: %v", sym, err), "", "")
+		g.Fail("attach", fmt.Sprintf("kretprobe on %s: %v", sym, err), harness.AttachHint(err), "")
 		return
 	}
 	defer ret.Close()
