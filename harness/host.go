@@ -77,7 +77,6 @@ func GradeInVM(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cf
 			files[s.Obj] = s.Obj
 		}
 	}
-	reports := make([]*Report, len(subs))
 	var graded []*Report
 	if len(files) > 0 {
 		job := vmtest.Job{Args: args, Dir: dir, Files: files, Collect: []string{out}, Env: []string{"BPFLAB_GUEST=1"}}
@@ -93,6 +92,25 @@ func GradeInVM(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cf
 			return nil, vmtest.Errorf(vmtest.ClassInfra, "reading the grades from the guest: %w", err)
 		}
 	}
+	return merge(subs, graded, kernel)
+}
+
+// GradeHere grades the compiled objects on the running kernel, in this
+// process (bpflab grade --kernel host). It needs root.
+func GradeHere(ctx context.Context, lab *Lab, subs []Compiled) ([]*Report, error) {
+	var graded []*Report
+	for _, s := range subs {
+		if s.Obj != "" {
+			graded = append(graded, GradeObject(ctx, lab, s.Obj, "host", s.Label))
+		}
+	}
+	return merge(subs, graded, "host")
+}
+
+// merge puts the graded reports back among the submissions that did not
+// compile, in the submissions' order.
+func merge(subs []Compiled, graded []*Report, kernel string) ([]*Report, error) {
+	reports := make([]*Report, len(subs))
 	for i, s := range subs {
 		if s.Report != nil {
 			r := *s.Report
@@ -101,7 +119,7 @@ func GradeInVM(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cf
 			continue
 		}
 		if len(graded) == 0 {
-			return nil, vmtest.Errorf(vmtest.ClassInfra, "the guest graded fewer objects than it was given")
+			return nil, vmtest.Errorf(vmtest.ClassInfra, "fewer objects were graded than given")
 		}
 		reports[i], graded = graded[0], graded[1:]
 	}

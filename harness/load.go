@@ -14,10 +14,9 @@ import (
 // ProgramWant says which program a lab expects in the object.
 type ProgramWant struct {
 	// Sections are the accepted section names, e.g.
-	// "tracepoint/syscalls/sys_enter_openat" and its short form.
+	// "tracepoint/syscalls/sys_enter_openat" and its short form; the first
+	// is the one hints name. The section also gives the program's type.
 	Sections []string
-	// Type is the program type those sections give.
-	Type ebpf.ProgramType
 }
 
 // Loaded is a submission's programs and maps in the kernel.

@@ -137,15 +137,6 @@ func (r *Initramfs) Tree(name, src string, skip func(rel string, d fs.DirEntry) 
 	})
 }
 
-// Size is the sum of the file contents added so far, in bytes.
-func (r *Initramfs) Size() int64 {
-	var n int64
-	for _, e := range r.entries {
-		n += e.size
-	}
-	return n
-}
-
 // WriteTo writes the archive. Entries come in lexical order, so parents
 // precede their children and the output is reproducible.
 func (r *Initramfs) WriteTo(w io.Writer) (int64, error) {

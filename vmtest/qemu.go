@@ -121,8 +121,8 @@ func isKernelImage(p string) (bool, error) {
 	return bytes.Equal(b[:], []byte("HdrS")), nil
 }
 
-// shellQuote renders argv as a command a shell runs unchanged.
-func shellQuote(argv []string) string {
+// ShellQuote renders argv as a command line a POSIX shell runs unchanged.
+func ShellQuote(argv []string) string {
 	out := make([]string, len(argv))
 	for i, a := range argv {
 		if a != "" && strings.IndexFunc(a, func(r rune) bool {
@@ -136,6 +136,3 @@ func shellQuote(argv []string) string {
 	}
 	return strings.Join(out, " ")
 }
-
-// ShellQuote renders argv as a command line for a POSIX shell.
-func ShellQuote(argv []string) string { return shellQuote(argv) }

@@ -356,7 +356,7 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job) (*Res
 	// foreground group to read the terminal.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: !cfg.Interactive}
 	res := &Result{Accel: accel, QEMU: append([]string{cfg.QEMU}, args...)}
-	cfg.Log.Debug("starting qemu", "accel", accel, "cmd", shellQuote(res.QEMU))
+	cfg.Log.Debug("starting qemu", "accel", accel, "cmd", ShellQuote(res.QEMU))
 
 	exited := make(chan error, 1)
 	if err := startLocked(cmd, exited); err != nil {

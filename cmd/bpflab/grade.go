@@ -142,7 +142,7 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		t := ts[i]
 		r := &results[i]
 		if t.host {
-			r.reports, r.err = gradeOnHost(ctx, lab, compiled, tmp)
+			r.reports, r.err = gradeOnHost(ctx, lab, compiled)
 			return
 		}
 		cfg := vf.config(log, &r.log, &r.log)
@@ -210,36 +210,11 @@ func printGradeSummary(w io.Writer, rs []*harness.Report) {
 }
 
 // gradeOnHost grades on the running kernel (--kernel host): root only.
-func gradeOnHost(ctx context.Context, lab *harness.Lab, subs []harness.Compiled, dir string) ([]*harness.Report, error) {
+func gradeOnHost(ctx context.Context, lab *harness.Lab, subs []harness.Compiled) ([]*harness.Report, error) {
 	if os.Geteuid() != 0 {
 		return nil, vmtest.Errorf(vmtest.ClassUsage, "--kernel host loads BPF programs into this machine's kernel and needs root; the default (a VM) does not")
 	}
-	var objs []string
-	for _, s := range subs {
-		if s.Obj != "" {
-			objs = append(objs, s.Label+"="+s.Obj)
-		}
-	}
-	out := filepath.Join(dir, "reports-host.json")
-	if err := harness.GuestMain(ctx, lab, objs, "host", out); err != nil {
-		return nil, err
-	}
-	graded, err := harness.ReadJSON(out)
-	if err != nil {
-		return nil, err
-	}
-	var reports []*harness.Report
-	for _, s := range subs {
-		if s.Report != nil {
-			r := *s.Report
-			r.Kernel = "host"
-			reports = append(reports, &r)
-			continue
-		}
-		reports = append(reports, graded[0])
-		graded = graded[1:]
-	}
-	return reports, nil
+	return harness.GradeHere(ctx, lab, subs)
 }
 
 // cmdGuestGrade is the guest side: bpflab __grade --lab ID --obj L=PATH ...

@@ -32,7 +32,6 @@ var Lab = &harness.Lab{
 	Solution: "solution/openat.bpf.c",
 	Wants: []harness.ProgramWant{{
 		Sections: []string{section, "tp/syscalls/sys_enter_openat"},
-		Type:     ebpf.TracePoint,
 	}},
 	Run: run,
 }

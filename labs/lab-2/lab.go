@@ -39,8 +39,8 @@ var Lab = &harness.Lab{
 	Source:   "unlink.bpf.c",
 	Solution: "solution/unlink.bpf.c",
 	Wants: []harness.ProgramWant{
-		{Sections: []string{entrySection, "kprobe/filename_unlinkat"}, Type: ebpf.Kprobe},
-		{Sections: []string{returnSection, "kretprobe/filename_unlinkat"}, Type: ebpf.Kprobe},
+		{Sections: []string{entrySection, "kprobe/filename_unlinkat"}},
+		{Sections: []string{returnSection, "kretprobe/filename_unlinkat"}},
 	},
 	Run: run,
 }

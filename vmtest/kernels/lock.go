@@ -36,17 +36,6 @@ type Kernel struct {
 
 func (k Kernel) String() string { return fmt.Sprintf("%s (%s %s)", k.Alias, k.Package, k.Version) }
 
-// KernelRelease is the release string the package's name carries, such as
-// 6.1.0-50-cloud-amd64.
-func (k Kernel) KernelRelease() string {
-	for _, p := range []string{"linux-image-", "linux-binary-"} {
-		if strings.HasPrefix(k.Package, p) {
-			return strings.TrimPrefix(k.Package, p)
-		}
-	}
-	return k.Package
-}
-
 // Lock is the kernel matrix.
 type Lock struct {
 	Kernels []Kernel

@@ -301,27 +301,6 @@ func fileSHA256(p string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// CachedKernel is a kernel image in the cache.
-type CachedKernel struct {
-	Kernel
-	Path string
-	Size int64
-}
-
-// List returns the lock's kernels that are cached.
-func (s *Store) List() []CachedKernel {
-	var out []CachedKernel
-	for _, k := range s.Lock.Kernels {
-		p, ok := s.Cached(k)
-		if !ok {
-			continue
-		}
-		fi, _ := os.Stat(p)
-		out = append(out, CachedKernel{Kernel: k, Path: p, Size: fi.Size()})
-	}
-	return out
-}
-
 // Change is one kernel whose pin `kernels update` moved.
 type Change struct {
 	Alias    string
