@@ -10,6 +10,8 @@ set -euo pipefail
 declare -A need=(
   [qemu-system-x86_64]=qemu-system-x86
   [clang]=clang
+  [bwrap]=bubblewrap
+  [prlimit]=util-linux
   [llvm-strip]=llvm
   [bpftool]=bpftool
   [dpkg-deb]=dpkg
