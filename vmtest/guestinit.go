@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -276,34 +275,4 @@ func describeStartError(path string, err error) error {
 		return fmt.Errorf("%s: %w: it or its interpreter is missing in the guest", path, ErrNotExecutable)
 	}
 	return fmt.Errorf("starting %s: %w", path, err)
-}
-
-// sendFiles sends the file at p, or every regular file below it.
-func sendFiles(fw *lockedFrameWriter, p string) error {
-	return filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // the payload did not write it
-			}
-			return err
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		body := append(append([]byte(path), 0), data...)
-		return fw.WriteFrame(FrameFile, body)
-	})
-}
-
-// decodeFile splits a file frame into its path and contents.
-func decodeFile(b []byte) (string, []byte, error) {
-	name, data, ok := strings.Cut(string(b), "\x00")
-	if !ok || !filepath.IsAbs(name) {
-		return "", nil, fmt.Errorf("%w: file frame without an absolute path", ErrBadFrame)
-	}
-	return name, []byte(data), nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -131,11 +132,16 @@ func TestInitRunsJob(t *testing.T) {
 		case FrameStderr:
 			stderr += string(f.Data)
 		case FrameFile:
-			name, data, err := decodeFile(f.Data)
+			name, size, err := decodeFileStart(f.Data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			files = append(files, name+"="+string(data))
+			files = append(files, fmt.Sprintf("%s=%d:", name, size))
+		case FrameFileData:
+			if len(files) == 0 {
+				t.Fatal("file data before any file")
+			}
+			files[len(files)-1] += string(f.Data)
 		case FrameExit:
 			s, err := decodeExitStatus(f.Data)
 			if err != nil {
@@ -149,7 +155,7 @@ func TestInitRunsJob(t *testing.T) {
 	if stdout != "out\n" || stderr != "err\n" {
 		t.Errorf("stdout %q stderr %q, want them apart", stdout, stderr)
 	}
-	if diff := cmp.Diff([]string{out + "=data\n"}, files); diff != "" {
+	if diff := cmp.Diff([]string{out + "=5:data\n"}, files); diff != "" {
 		t.Errorf("files sent back (-want +got):\n%s", diff)
 	}
 	if status == nil || *status != (ExitStatus{Code: 3}) {

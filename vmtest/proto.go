@@ -17,13 +17,18 @@ const (
 	// FrameStdout and FrameStderr carry a chunk of the payload's output.
 	FrameStdout
 	FrameStderr
-	// FrameFile carries a file the payload wrote: a path, a NUL, the contents.
+	// FrameFile starts a file the payload wrote: its absolute path, a NUL,
+	// and its size in bytes (8 bytes, little-endian). Its contents follow
+	// in FrameFileData frames (see files.go).
 	FrameFile
 	// FrameExit carries the payload's exit status (see [ExitStatus]).
 	FrameExit
 	// FrameError carries a message from the init when the payload could
 	// not be started: a class byte, then text.
 	FrameError
+	// FrameFileData carries the next piece of the file the last FrameFile
+	// started.
+	FrameFileData
 )
 
 func (t FrameType) String() string {
@@ -40,6 +45,8 @@ func (t FrameType) String() string {
 		return "exit"
 	case FrameError:
 		return "error"
+	case FrameFileData:
+		return "file data"
 	}
 	return fmt.Sprintf("frame(%d)", uint8(t))
 }
@@ -68,8 +75,23 @@ type FrameWriter struct {
 // NewFrameWriter returns a writer of frames to w.
 func NewFrameWriter(w io.Writer) *FrameWriter { return &FrameWriter{w: w} }
 
-// WriteFrame writes one frame, splitting bodies larger than the frame limit.
+// ErrFrameTooLong is returned for a frame that must not be split (every
+// type but stdout, stderr and file data) and is over the frame limit.
+var ErrFrameTooLong = errors.New("frame body over the limit")
+
+// splittable says whether a body of this type may go as several frames:
+// only streams, whose pieces the reader joins in order.
+func splittable(t FrameType) bool {
+	return t == FrameStdout || t == FrameStderr || t == FrameFileData
+}
+
+// WriteFrame writes one frame. A stream's body (stdout, stderr, file data)
+// larger than the frame limit goes as consecutive frames of the same type;
+// any other body over the limit is refused with ErrFrameTooLong.
 func (fw *FrameWriter) WriteFrame(t FrameType, data []byte) error {
+	if len(data) > maxFrame && !splittable(t) {
+		return fmt.Errorf("%w: %v frame of %d bytes", ErrFrameTooLong, t, len(data))
+	}
 	for {
 		chunk := data
 		if len(chunk) > maxFrame {

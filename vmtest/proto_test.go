@@ -24,7 +24,7 @@ func TestFrameRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := fw.WriteFrame(FrameFile, big); err != nil {
+	if err := fw.WriteFrame(FrameStdout, big); err != nil {
 		t.Fatal(err)
 	}
 	fr := NewFrameReader(&buf)
@@ -47,6 +47,25 @@ func TestFrameRoundTrip(t *testing.T) {
 	}
 	if n := len(got[4].Data) + len(got[5].Data); n != len(big) {
 		t.Errorf("split frame carries %d bytes, want %d", n, len(big))
+	}
+}
+
+func TestWriteFrameRefusesToSplitMessages(t *testing.T) {
+	var buf bytes.Buffer
+	fw := NewFrameWriter(&buf)
+	big := make([]byte, maxFrame+1)
+	for _, ft := range []FrameType{FrameFile, FrameExit, FrameError, FrameHello} {
+		if err := fw.WriteFrame(ft, big); !errors.Is(err, ErrFrameTooLong) {
+			t.Errorf("%v frame over the limit: got %v, want ErrFrameTooLong", ft, err)
+		}
+	}
+	if buf.Len() != 0 {
+		t.Errorf("%d bytes written for refused frames", buf.Len())
+	}
+	for _, ft := range []FrameType{FrameStdout, FrameStderr, FrameFileData} {
+		if err := fw.WriteFrame(ft, big); err != nil {
+			t.Errorf("%v frame over the limit: %v, want it split", ft, err)
+		}
 	}
 }
 

@@ -390,6 +390,9 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job) (*Res
 		}
 	}()
 
+	files := newFileReceiver(job.Collect)
+	defer files.abort()
+
 	t0 := time.Now()
 	timer := time.NewTimer(bootTimeout)
 	defer timer.Stop()
@@ -455,9 +458,11 @@ loop:
 				_, _ = cfg.Stdout.Write(f.Data)
 			case FrameStderr:
 				_, _ = cfg.Stderr.Write(f.Data)
-			case FrameFile:
-				if err := receiveFile(f.Data, job.Collect); err != nil {
+			case FrameFile, FrameFileData:
+				if err := files.handle(f); errors.Is(err, errNotAsked) {
 					cfg.Log.Warn("dropping a file from the guest", "error", err)
+				} else if err != nil {
+					return res, failure(ClassInfra, "receiving a file from the guest: %w", err)
 				}
 			case FrameError:
 				c, msg := ClassInfra, string(f.Data)
@@ -469,6 +474,10 @@ loop:
 				st, err := decodeExitStatus(f.Data)
 				if err != nil {
 					return res, failure(ClassInfra, "reading the exit status: %w", err)
+				}
+				// Every file comes before the exit status.
+				if err := files.finish(); err != nil {
+					return res, failure(ClassInfra, "%w", err)
 				}
 				status = &st
 				if cfg.Interactive {
@@ -574,28 +583,6 @@ func firstLine(s string) string {
 	s = strings.TrimSpace(s)
 	l, _, _ := strings.Cut(s, "\n")
 	return strings.TrimPrefix(l, "qemu-system-x86_64: ")
-}
-
-// receiveFile writes a file frame to the host, only below a collected path.
-func receiveFile(b []byte, allowed []string) error {
-	name, data, err := decodeFile(b)
-	if err != nil {
-		return err
-	}
-	ok := false
-	for _, a := range allowed {
-		if isUnder(name, a) {
-			ok = true
-			break
-		}
-	}
-	if !ok {
-		return fmt.Errorf("%s was not asked for", name)
-	}
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(name, data, 0o644)
 }
 
 type limitedWriter struct {

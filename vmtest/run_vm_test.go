@@ -61,6 +61,12 @@ func payload(c string) {
 		}
 		fmt.Printf("stdout-ok %s", fixture)
 		fmt.Fprint(os.Stderr, "stderr-ok\n")
+	case "bigfile":
+		// A file of several frames, as a large -coverprofile is.
+		if err := os.WriteFile(os.Getenv("OUT_FILE"), bigFile(), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "big file:", err)
+			os.Exit(14)
+		}
 	case "exit3":
 		fmt.Println("about to exit 3")
 		os.Exit(3)
@@ -179,6 +185,42 @@ func TestMatrix(t *testing.T) {
 			})
 		})
 	}
+}
+
+// bigFile is 3 MiB and a few bytes of a pattern in which a lost or
+// misplaced chunk shows.
+func bigFile() []byte {
+	b := make([]byte, 3<<20+7)
+	for i := range b {
+		b[i] = byte(i*7 + i>>16)
+	}
+	return b
+}
+
+// TestLargeFileFromGuest collects a file of a few MiB from the guest: it
+// must arrive whole.
+func TestLargeFileFromGuest(t *testing.T) {
+	k := testvm.Default(t)
+	out := filepath.Join(t.TempDir(), "cover.out")
+	res, _, stderr, err := boot(t, k, "bigfile", func(c *vmtest.Config, j *vmtest.Job) {
+		j.Env = append(j.Env, "OUT_FILE="+out)
+		j.Mkdirs = []string{filepath.Dir(out)}
+		j.Collect = []string{out}
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if res.Status != (vmtest.ExitStatus{}) {
+		t.Fatalf("status %+v, want 0; stderr:\n%s", res.Status, stderr)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, bigFile()) {
+		t.Errorf("received %d bytes, want the %d the guest wrote", len(got), len(bigFile()))
+	}
+	t.Logf("boot %v, total %v", res.Boot, res.Total)
 }
 
 // TestBadInput checks that each kind of bad input ends in its class,
