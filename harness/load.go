@@ -3,9 +3,11 @@ package harness
 import (
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/rlimit"
@@ -88,11 +90,36 @@ func LoadSpec(obj string, wants []ProgramWant) (*ebpf.CollectionSpec, map[string
 	return spec, chosen, checks
 }
 
-// Load creates the spec's maps and programs in the kernel. A rejection is
-// returned as a failed "verifier" check with the log's tail and a hint.
-func Load(spec *ebpf.CollectionSpec, chosen map[string]string) (*Loaded, Check) {
+// MaxVerifierLogLines is how much of a verifier log a rejection's Detail
+// keeps, from its end, unless [LoadOptions.FullLog] asks for all of it: a
+// program the verifier follows for a million instructions logs far more.
+const MaxVerifierLogLines = 200
+
+// LoadOptions change what [Load] reports.
+type LoadOptions struct {
+	// FullLog keeps the whole verifier log in a rejection's Detail (for
+	// bpflab grade -v), not only its last MaxVerifierLogLines lines.
+	FullLog bool
+}
+
+// Load creates the spec's maps and programs in the kernel. A map the kernel
+// cannot create is a failed "maps" check, a program it rejects a failed
+// "verifier" check with the log's tail and a hint; otherwise the check is
+// the verifier's pass. LoadChecks returns the "maps" check too.
+func Load(spec *ebpf.CollectionSpec, chosen map[string]string, opts ...LoadOptions) (*Loaded, Check) {
+	l, checks := LoadChecks(spec, chosen, opts...)
+	return l, checks[len(checks)-1]
+}
+
+// LoadChecks is [Load] returning every check it made, in order: "maps",
+// then "verifier" when the maps were created.
+func LoadChecks(spec *ebpf.CollectionSpec, chosen map[string]string, opts ...LoadOptions) (*Loaded, []Check) {
+	var o LoadOptions
+	for _, opt := range opts {
+		o.FullLog = o.FullLog || opt.FullLog
+	}
 	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, Check{Name: "verifier", Status: Fail, Reason: "cannot lift the memlock limit: " + err.Error()}
+		return nil, []Check{{Name: "maps", Status: Fail, Reason: "cannot lift the memlock limit: " + err.Error()}}
 	}
 	// Load only the programs the lab grades: a helper left over in the
 	// file must not fail the load.
@@ -105,29 +132,93 @@ func Load(spec *ebpf.CollectionSpec, chosen map[string]string) (*Loaded, Check) 
 			delete(spec.Programs, name)
 		}
 	}
+	mapsPass := Check{Name: "maps", Status: Pass, Reason: fmt.Sprintf("the kernel created the object's %d map(s)", len(spec.Maps))}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
 		Programs: ebpf.ProgramOptions{LogSizeStart: 1 << 20},
 	})
 	if err != nil {
-		return nil, verifierCheck(err)
+		// cilium/ebpf creates every map before any program.
+		if c, ok := mapCheck(spec, err); ok {
+			return nil, []Check{c}
+		}
+		return nil, []Check{mapsPass, verifierCheck(err, o)}
 	}
 	l := &Loaded{Coll: coll, Prog: map[string]*ebpf.Program{}}
 	for sec, name := range chosen {
 		l.Prog[sec] = coll.Programs[name]
 	}
-	return l, Check{Name: "verifier", Status: Pass, Reason: "the kernel's verifier accepted the program"}
+	return l, []Check{mapsPass, {Name: "verifier", Status: Pass, Reason: "the kernel's verifier accepted the program"}}
 }
 
-func verifierCheck(err error) Check {
+// mapFailure matches the errors cilium/ebpf returns for a map it could not
+// create: "map NAME: ...", "finalizing map NAME: ...", "assembling
+// contents of map NAME: ...".
+var mapFailure = regexp.MustCompile(`^(?:map|finalizing map|assembling contents of map) (\S+): (.*)$`)
+
+// mapCheck turns a map creation failure into a failed "maps" check.
+func mapCheck(spec *ebpf.CollectionSpec, err error) (Check, bool) {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
-		log := strings.Join(ve.Log, "\n")
+		return Check{}, false
+	}
+	m := mapFailure.FindStringSubmatch(err.Error())
+	if m == nil {
+		return Check{}, false
+	}
+	name, why := m[1], m[2]
+	what := name
+	ms := spec.Maps[name]
+	if ms != nil {
+		what = fmt.Sprintf("%s (%s, max_entries %d)", name, ms.Type, ms.MaxEntries)
+	}
+	return Check{Name: "maps", Status: Fail,
+		Reason: fmt.Sprintf("the kernel could not create map %s: %s", what, why),
+		Hint:   mapHint(ms, err)}, true
+}
+
+// mapHint explains a map the kernel would not create.
+func mapHint(ms *ebpf.MapSpec, err error) string {
+	const memory = "a map must fit in the kernel's memory (a guest has --memory, 512 MiB by default, and the kernel allocates the whole map up front)"
+	page := uint32(os.Getpagesize())
+	switch {
+	case errors.Is(err, syscall.EPERM):
+		return "creating maps needs CAP_BPF or root; grade in a VM (without --kernel host)"
+	case ms != nil && ms.Type == ebpf.RingBuf:
+		n := ms.MaxEntries
+		pow2 := n != 0 && n&(n-1) == 0
+		if !pow2 || n%page != 0 {
+			return fmt.Sprintf("a ring buffer's max_entries is its size in bytes and must be a power of two multiple of the page size (%d): %d is not; 256 * 1024 is plenty for a lab", page, n)
+		}
+		return fmt.Sprintf("a ring buffer's max_entries is its size in bytes, a power of two multiple of the page size (%d); %s: 256 * 1024 is plenty for a lab", page, memory)
+	case errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.E2BIG):
+		return "max_entries times the key and value sizes is too much: " + memory
+	}
+	return "check the map's definition in SEC(\".maps\"): its type, max_entries, key and value sizes; " + memory
+}
+
+func verifierCheck(err error, o LoadOptions) Check {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
 		return Check{Name: "verifier", Status: Fail,
 			Reason: "the verifier rejected the program: " + lastMeaningful(ve.Log),
-			Hint:   VerifierHint(log),
-			Detail: log}
+			Hint:   hintFor(rejectionCause(ve.Log)),
+			Detail: capLog(ve.Log, o.FullLog)}
 	}
 	return Check{Name: "verifier", Status: Fail, Reason: "loading failed: " + err.Error(), Hint: VerifierHint(err.Error())}
+}
+
+// capLog is the verifier log for a report: its last MaxVerifierLogLines
+// lines, after a line that says how many were left out, or all of it.
+func capLog(log []string, full bool) string {
+	for len(log) > 0 && strings.TrimSpace(log[len(log)-1]) == "" {
+		log = log[:len(log)-1]
+	}
+	if full || len(log) <= MaxVerifierLogLines {
+		return strings.Join(log, "\n")
+	}
+	cut := len(log) - MaxVerifierLogLines
+	head := fmt.Sprintf("(%d earlier lines of the verifier log left out; bpflab grade -v shows all %d)", cut, len(log))
+	return head + "\n" + strings.Join(log[cut:], "\n")
 }
 
 // lastMeaningful is the line of the log that says why: the last one that
@@ -135,13 +226,73 @@ func verifierCheck(err error) Check {
 func lastMeaningful(log []string) string {
 	for i := len(log) - 1; i >= 0; i-- {
 		l := strings.TrimSpace(log[i])
-		if l == "" || strings.HasPrefix(l, "processed ") || strings.HasPrefix(l, "verification time") ||
-			strings.HasPrefix(l, "stack depth") || strings.HasPrefix(l, "-- END PROG LOAD LOG --") {
+		if l == "" || isSummary(l) {
 			continue
 		}
 		return l
 	}
 	return "(empty log)"
+}
+
+// isSummary reports a line the verifier prints after every verification,
+// accepted or not.
+func isSummary(l string) bool {
+	for _, p := range []string{"processed ", "verification time", "stack depth", "-- END PROG LOAD LOG --"} {
+		if strings.HasPrefix(l, p) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	// insnLine is a line of the verifier's walk through the program: an
+	// instruction ("12: (85) call ..."), the state at one ("0: R1=ctx()"),
+	// a branch ("from 15 to 26: ..."), a source line ("; e->pid = ..."),
+	// or function and precision-tracking bookkeeping.
+	insnLine = regexp.MustCompile(`^(?:\d+: |from \d+ to \d+: |; |func#\d+ |mark_precise: |last_idx |regs=|parent |caller:|callee:)`)
+	// stateLine is a register or stack state dump printed with an error
+	// ("cur state: R0=..."): it names every pointer type in play, so it
+	// says nothing about the cause.
+	stateLine = regexp.MustCompile(`^(?:(?:cur|old) state:|frame\d+: |R\d+(?:_[rwD]+)?=|fp-\d+)`)
+)
+
+// maxCauseLines bounds the lines taken as the rejection's cause.
+const maxCauseLines = 5
+
+// rejectionCause is the part of a verifier log that says why the program
+// was rejected: the lines after the last instruction the verifier looked
+// at, without the closing summary and state dumps, at most maxCauseLines.
+// A log whose every line reads as an error (one line, or no instruction
+// dump) gives its last lines.
+func rejectionCause(log []string) []string {
+	var lines []string
+	for _, l := range log {
+		l = strings.TrimSpace(l)
+		if l != "" && !isSummary(l) {
+			lines = append(lines, l)
+		}
+	}
+	start := 0
+	for i := len(lines) - 1; i >= 0; i-- {
+		if insnLine.MatchString(lines[i]) {
+			start = i + 1
+			break
+		}
+	}
+	var cause []string
+	for _, l := range lines[start:] {
+		if !stateLine.MatchString(l) {
+			cause = append(cause, l)
+		}
+	}
+	if start == 0 && len(cause) > maxCauseLines {
+		return cause[len(cause)-maxCauseLines:]
+	}
+	if len(cause) > maxCauseLines {
+		cause = cause[:maxCauseLines]
+	}
+	return cause
 }
 
 // hint maps a pattern in the verifier log to advice on the usual cause.
@@ -153,14 +304,16 @@ type hint struct {
 var hints = []hint{
 	{regexp.MustCompile(`GPL-restricted|gpl_only|non-GPL`),
 		`this helper is GPL-only: declare char LICENSE[] SEC("license") = "GPL";`},
-	{regexp.MustCompile(`map_value_or_null|ringbuf_mem_or_null|_or_null'`),
+	{regexp.MustCompile(`map_value_or_null|ringbuf_mem_or_null|_or_null'|Possibly NULL pointer`),
 		"a pointer that may be NULL is used unchecked: test the result of bpf_map_lookup_elem or bpf_ringbuf_reserve before using it"},
 	{regexp.MustCompile(`Unreleased reference|unreleased reference`),
 		"a reserved ring buffer record is not released on every path: call bpf_ringbuf_submit or bpf_ringbuf_discard on each one"},
 	{regexp.MustCompile(`back-edge|infinite loop|loop is not bounded|BPF program is too large|too many states`),
 		"a loop the verifier cannot bound: give every loop a constant upper bound (for (int i = 0; i < N; i++)), or use bpf_loop"},
-	{regexp.MustCompile(`combined stack size|stack size of|invalid (write|read) to stack R10 off=-[5-9][0-9][0-9]|stack limit`),
+	{regexp.MustCompile(`combined stack size|stack size of|invalid (?:write to|read from|indirect access to|write|read) (?:to )?stack R\d+ off=-(?:51[3-9]|5[2-9]\d|[6-9]\d\d|\d{4,})\b|stack limit`),
 		"the BPF stack is 512 bytes: keep large buffers in the ring buffer record or in a per-CPU array map"},
+	{regexp.MustCompile(`variable-offset (?:read from|write to|access to|indirect access to) stack|min value is negative|max value is outside of the allowed memory range|unbounded memory access`),
+		"an index or length is not bounded where the verifier can see it: check it against the buffer's size just before using it (if (i >= sizeof(buf)) return 0;), with unsigned types"},
 	{regexp.MustCompile(`unknown func|program of this type cannot use helper|helper call is not allowed`),
 		"this helper is not available to this program type on this kernel"},
 	{regexp.MustCompile(`invalid mem access 'scalar'|invalid mem access 'inv'|R\d+ invalid mem access|invalid bpf_context access|dereference of modified ctx`),
@@ -169,15 +322,28 @@ var hints = []hint{
 		"a stack buffer is passed to a helper before it is initialised: zero it first (char buf[N] = {};)"},
 }
 
+// defaultHint is given when no known pattern is the cause.
+const defaultHint = "read the last lines of the log: the instruction it stopped at and why (bpflab grade -v shows the whole log)"
+
 // VerifierHint returns a one-line hint for a verifier log, or a general
-// one when no known pattern matches.
+// one when no known pattern matches. Only the rejection's cause (see
+// rejectionCause) is matched: a pattern elsewhere in the log, such as the
+// ringbuf_mem_or_null state of every program that reserves a record, is
+// not the reason the program was rejected.
 func VerifierHint(log string) string {
-	for _, h := range hints {
-		if h.re.MatchString(log) {
-			return h.text
+	return hintFor(rejectionCause(strings.Split(log, "\n")))
+}
+
+// hintFor is the hint of the first cause line that matches a pattern.
+func hintFor(cause []string) string {
+	for _, l := range cause {
+		for _, h := range hints {
+			if h.re.MatchString(l) {
+				return h.text
+			}
 		}
 	}
-	return "read the last lines of the log: the instruction it stopped at and why (--verbose shows the whole log)"
+	return defaultHint
 }
 
 // AttachHint explains an attach failure caused by the machine rather than
