@@ -11,7 +11,7 @@ GOFLAGS_BUILD := -trimpath -ldflags='-s -w'
 
 LABS    := lab-1 lab-2
 
-.PHONY: all deps build kernels test vet bench bench-boot bench-lab bench-run soak clean help vmlinux-h $(LABS)
+.PHONY: all deps build kernels test vet bench bench-boot bench-lab bench-run bench-graders soak stress-graders clean help vmlinux-h $(LABS)
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make lab-1            grade labs/lab-1 in a VM (KERNEL=all for the matrix, SOLUTION=1 for the reference)"
 	@echo "make test             run every test, booting every kernel of the matrix"
 	@echo "make bench-boot       runner vs bare QEMU boot, per kernel"
+	@echo "make stress-graders   every lab's solution with 100 seeds on every kernel"
 	@echo "make kernels          fetch every kernel of the matrix"
 
 deps:
@@ -38,7 +39,18 @@ vet:
 test: build kernels vet
 	BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
 
-bench: bench-boot bench-lab bench-run
+bench: bench-boot bench-lab bench-run bench-graders
+
+# This tree's graders against an earlier commit's, side by side
+# (OLD=<git rev> to choose the commit).
+bench-graders: build kernels
+	@scripts/bench-graders.sh $(OLD)
+
+# Every lab's reference solution graded with 100 scenarios (seeds) on every
+# kernel, and every known-wrong program once (not part of 'make test').
+stress-graders: build kernels
+	BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) BPFLAB_SOLUTION_SEEDS=$${BPFLAB_SOLUTION_SEEDS:-100} \
+		$(GO) test -count=1 -timeout 120m -run '^TestLab$$' ./labs/...
 
 # Serial against parallel 'bpflab run --kernel all' of a trivial package.
 bench-run: build kernels

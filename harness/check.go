@@ -32,12 +32,17 @@ type Check struct {
 
 // Report is the grade of one submission on one kernel.
 type Report struct {
-	Lab    string  `json:"lab"`
-	Kernel string  `json:"kernel"`
-	Source string  `json:"source"`
+	Lab    string `json:"lab"`
+	Kernel string `json:"kernel"`
+	Source string `json:"source"`
+	// Seed made the scenario: bpflab grade --seed N runs the same one.
+	Seed   uint64  `json:"seed"`
 	Checks []Check `json:"checks"`
 	// Attached is what the loader attached to, when it chose (lab 2).
 	Attached string `json:"attached,omitempty"`
+	// Notes are facts about the run a reader should know (the kernel
+	// skipped runs of the program, processes were run again).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Passed reports whether no check failed (skips do not fail a grade) and
@@ -71,9 +76,12 @@ func (r *Report) Failed() []string {
 // Print writes the report for a person: one line a check, the reason, the
 // hint, and details indented. verbose prints details in full.
 func (r *Report) Print(w io.Writer, verbose bool) {
-	fmt.Fprintf(w, "%s on kernel %s: %s\n", r.Lab, r.Kernel, r.Source)
+	fmt.Fprintf(w, "%s on kernel %s: %s (seed %d)\n", r.Lab, r.Kernel, r.Source, r.Seed)
 	if r.Attached != "" {
 		fmt.Fprintf(w, "  (attached to %s)\n", r.Attached)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
 	}
 	pass, fail, skip := 0, 0, 0
 	for _, c := range r.Checks {
@@ -93,7 +101,7 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 			detail := c.Detail
 			lines := strings.Split(strings.TrimRight(detail, "\n"), "\n")
 			if !verbose && len(lines) > 15 {
-				lines = append([]string{fmt.Sprintf("... (%d lines above; --verbose shows all)", len(lines)-15)}, lines[len(lines)-15:]...)
+				lines = append([]string{fmt.Sprintf("... (%d lines above; -v shows all)", len(lines)-15)}, lines[len(lines)-15:]...)
 			}
 			for _, l := range lines {
 				fmt.Fprintf(w, "        | %s\n", l)

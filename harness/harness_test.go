@@ -84,44 +84,6 @@ func TestCompileErrorNamesTheLine(t *testing.T) {
 	}
 }
 
-func TestComm(t *testing.T) {
-	c := Comm("a-very-long-prefix-")
-	if len(c) > 15 {
-		t.Errorf("comm %q is longer than the kernel keeps", c)
-	}
-	if Comm("lab1-") == Comm("lab1-") && Comm("lab1-") == Comm("lab1-") {
-		t.Error("comms repeat")
-	}
-}
-
-func TestTrigger(t *testing.T) {
-	dir := t.TempDir()
-	f := filepath.Join(dir, "f")
-	if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res, err := RunTrigger(context.Background(), "trig-test",
-		Action{Op: "open", Path: f, Read: true},
-		Action{Op: "open", Path: "f", Dir: dir},
-		Action{Op: "open", Path: filepath.Join(dir, "missing")},
-		Action{Op: "rename", Path: f, NewPath: f + "2"},
-		Action{Op: "unlink", Path: f + "2"},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.ReadOK || res.Signal != 0 || res.Pid == 0 {
-		t.Errorf("result %+v", res)
-	}
-	want := []Outcome{{0}, {0}, {2}, {0}, {0}} // ENOENT is 2
-	if diff := cmp.Diff(want, res.Outcomes); diff != "" {
-		t.Errorf("outcomes (-want +got):\n%s", diff)
-	}
-	if _, err := os.Stat(f + "2"); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("unlink did not remove the file: %v", err)
-	}
-}
-
 func TestAttachHint(t *testing.T) {
 	if h := AttachHint(errors.New("neither debugfs nor tracefs are mounted")); !strings.Contains(h, "mount -t tracefs") {
 		t.Errorf("hint for missing tracefs: %q", h)

@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 )
 
 // Lab is one graded exercise.
@@ -18,9 +22,54 @@ type Lab struct {
 	Source, Solution string
 	// Wants are the programs the object must have.
 	Wants []ProgramWant
-	// Run attaches the loaded programs, triggers and checks. It is called
-	// only when the object loaded.
+	// Checks are the lab's own checks, in the order reports list them;
+	// they come after the harness's (see [HarnessChecks]). A lab reports
+	// only checks declared here.
+	Checks []CheckDef
+	// Run attaches the loaded programs, runs the lab's scenario and
+	// records its checks. It is called only when the object loaded.
 	Run func(ctx context.Context, g *G)
+}
+
+// CheckDef declares a check: its name and, in a line, what a PASS means.
+type CheckDef struct {
+	Name string
+	What string
+}
+
+// HarnessChecks are the checks every lab gets before its own, in order.
+var HarnessChecks = []CheckDef{
+	{"compile", "clang builds the C file"},
+	{"object", "the object holds a BPF program"},
+	{"license", "the object declares a license"},
+	{"section", "each program the lab needs is in its section"},
+	{"maps", "the kernel creates the object's maps"},
+	{"verifier", "the kernel's verifier accepts the program"},
+	{"grader", "the grader ran to its end"},
+}
+
+// Declared reports whether the lab or the harness declares check name.
+func (l *Lab) Declared(name string) bool {
+	for _, c := range HarnessChecks {
+		if c.Name == name {
+			return true
+		}
+	}
+	for _, c := range l.Checks {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckNames are the names of the lab's own checks, in order.
+func (l *Lab) CheckNames() []string {
+	var out []string
+	for _, c := range l.Checks {
+		out = append(out, c.Name)
+	}
+	return out
 }
 
 // Includes are the include directories for compiling this lab's C files.
@@ -30,51 +79,127 @@ func (l *Lab) Includes(root string) []string {
 
 // G is the state of grading one submission.
 type G struct {
+	Lab    *Lab
 	Loaded *Loaded
 	Report *Report
+	// BTF is the object's type information, to check event layouts.
+	BTF *btf.Spec
+	// Seed makes the run's scenario; Rand is seeded with it.
+	Seed uint64
+	Rand *rand.Rand
+	// Dir is a directory of this submission's own, removed afterwards.
+	Dir string
+
+	stream   func(Check)
+	launcher *Launcher
+}
+
+func (g *G) add(c Check) {
+	if g.Lab != nil && !g.Lab.Declared(c.Name) {
+		panic(fmt.Sprintf("harness: lab %s reports check %q, which it does not declare", g.Lab.ID, c.Name))
+	}
+	g.Report.Add(c)
+	if g.stream != nil {
+		g.stream(c)
+	}
 }
 
 // Pass records a passed check.
 func (g *G) Pass(name, reason string) {
-	g.Report.Add(Check{Name: name, Status: Pass, Reason: reason})
+	g.add(Check{Name: name, Status: Pass, Reason: reason})
 }
 
 // Fail records a failed check.
 func (g *G) Fail(name, reason, hint, detail string) {
-	g.Report.Add(Check{Name: name, Status: Fail, Reason: reason, Hint: hint, Detail: detail})
+	g.add(Check{Name: name, Status: Fail, Reason: reason, Hint: hint, Detail: detail})
 }
 
 // Skip records a check this kernel cannot run, with the reason.
 func (g *G) Skip(name, reason string) {
-	g.Report.Add(Check{Name: name, Status: Skip, Reason: reason})
+	g.add(Check{Name: name, Status: Skip, Reason: reason})
 }
 
-// Comm returns a process name no other process has: the prefix and a
-// random number, at most 15 bytes.
-func Comm(prefix string) string {
-	c := fmt.Sprintf("%s%06d", prefix, rand.IntN(1000000))
-	if len(c) > 15 {
-		c = c[:15]
+// SkipRest records every declared check of the lab not yet reported as
+// skipped, with the reason.
+func (g *G) SkipRest(reason string) {
+	seen := map[string]bool{}
+	for _, c := range g.Report.Checks {
+		seen[c.Name] = true
 	}
-	return c
+	for _, c := range g.Lab.Checks {
+		if !seen[c.Name] {
+			g.Skip(c.Name, reason)
+		}
+	}
+}
+
+// Launcher returns the submission's launcher of trigger processes.
+func (g *G) Launcher() (*Launcher, error) {
+	if g.launcher == nil {
+		l, err := NewLauncher(g.Dir)
+		if err != nil {
+			return nil, err
+		}
+		g.launcher = l
+	}
+	return g.launcher, nil
+}
+
+// RingEvents checks that the object has a ring buffer map named mapName
+// and that its struct cname has the layout of T, recording the checks
+// "events-map" and "event-layout" (which the lab declares). It reports
+// whether both passed.
+func RingEvents[T any](g *G, mapName, cname, header string) (*ebpf.Map, bool) {
+	m := g.Loaded.Coll.Maps[mapName]
+	if m == nil || m.Type() != ebpf.RingBuf {
+		g.Fail("events-map", fmt.Sprintf("no ring buffer map named %s", mapName),
+			fmt.Sprintf("keep the %s map of the starter file: the grader reads it", mapName), "")
+		return nil, false
+	}
+	g.Pass("events-map", "ring buffer map "+mapName)
+	if err := CheckLayout[T](g.BTF, cname); err != nil {
+		g.Fail("event-layout", err.Error(),
+			fmt.Sprintf("include %s and do not change it: the grader decodes exactly its struct %s", header, cname), "")
+		return nil, false
+	}
+	g.Pass("event-layout", fmt.Sprintf("struct %s as %s defines it", cname, header))
+	return m, true
 }
 
 // GradeObject loads the compiled object and runs the lab's checks on this
-// kernel. It is what runs in the guest.
-func GradeObject(ctx context.Context, lab *Lab, obj, kernel, source string) *Report {
-	r := &Report{Lab: lab.ID, Kernel: kernel, Source: source}
-	r.Add(Check{Name: "compile", Status: Pass, Reason: "clang built the object"})
+// kernel, with the scenario of seed. It is what runs in the guest.
+func GradeObject(ctx context.Context, lab *Lab, obj, kernel, source string, seed uint64) *Report {
+	return gradeObject(ctx, lab, obj, kernel, source, seed, nil)
+}
+
+func gradeObject(ctx context.Context, lab *Lab, obj, kernel, source string, seed uint64, stream func(Check)) *Report {
+	r := &Report{Lab: lab.ID, Kernel: kernel, Source: source, Seed: seed}
+	g := &G{Lab: lab, Report: r, Seed: seed, Rand: SeedFrom(seed), stream: stream}
+	g.add(Check{Name: "compile", Status: Pass, Reason: "clang built the object"})
 	spec, chosen, checks := LoadSpec(obj, lab.Wants)
-	r.Checks = append(r.Checks, checks...)
+	for _, c := range checks {
+		g.add(c)
+	}
 	if spec == nil {
 		return r
 	}
-	loaded, c := Load(spec, chosen)
-	r.Add(c)
+	g.BTF = spec.Types
+	loaded, cs := LoadChecks(spec, chosen)
+	for _, c := range cs {
+		g.add(c)
+	}
 	if loaded == nil {
 		return r
 	}
 	defer loaded.Close()
-	lab.Run(ctx, &G{Loaded: loaded, Report: r})
+	g.Loaded = loaded
+	dir, err := os.MkdirTemp("", "bpflab-sub-")
+	if err != nil {
+		g.Fail("grader", "making a directory for the scenario: "+err.Error(), "", "")
+		return r
+	}
+	defer os.RemoveAll(dir)
+	g.Dir = dir
+	lab.Run(ctx, g)
 	return r
 }

@@ -1,205 +1,294 @@
 package harness
 
 import (
-	"bytes"
-	"context"
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
-	"strings"
+	"sort"
+	"sync"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// TriggerCommand is the hidden first argument that turns any binary
-// importing this package (bpflab, a lab's test binary) into a trigger.
+// TriggerCommand is the hidden first argument that turns the bpflab binary
+// into a trigger process: one process of a [Scenario], which makes the
+// calls of its plan from its main thread and from other threads.
 const TriggerCommand = "__bpflab_trigger"
 
 func init() {
-	if len(os.Args) > 1 && os.Args[1] == TriggerCommand {
-		// In init, the main goroutine is on the process's first thread, so
-		// every system call of the trigger comes from a thread whose id is
-		// the pid: a program that reports the thread id instead of the
-		// process id is not told apart by luck.
+	if IsTrigger() {
+		// Keep the main goroutine on the process's first thread, whose id
+		// is the pid, so calls planned for thread 0 have tid == pid and
+		// calls planned for other threads have tid != pid.
 		runtime.LockOSThread()
-		os.Exit(triggerMain(os.Args[2:]))
 	}
 }
 
-// Action is one system call a trigger makes.
-type Action struct {
-	// Op is open, unlink, rmdir, mkdir, create or rename.
-	Op string `json:"op"`
-	// Path is the path argument, as passed to the system call.
-	Path string `json:"path"`
-	// Dir, if set, is opened first and used as the dirfd: the call is
-	// openat(dirfd, Path) or unlinkat(dirfd, Path).
-	Dir string `json:"dir,omitempty"`
-	// Chdir changes the working directory before the call.
-	Chdir string `json:"chdir,omitempty"`
-	// NewPath is the target of a rename.
-	NewPath string `json:"newpath,omitempty"`
-	// Read reads one byte after a successful open and prints "read-ok".
-	Read bool `json:"read,omitempty"`
+// IsTrigger reports whether this process was started as a trigger.
+func IsTrigger() bool {
+	return len(os.Args) > 1 && os.Args[1] == TriggerCommand
 }
 
-// Outcome is what one action returned: 0 or the errno.
-type Outcome struct {
-	Errno int `json:"errno"`
+// TriggerMain runs a trigger process and exits. A command calls it first
+// thing in main, after every package (and so every lab's operations) has
+// been initialised, when [IsTrigger] is true.
+func TriggerMain() {
+	os.Exit(triggerMain())
 }
 
-// TriggerResult is how a trigger process ended.
-type TriggerResult struct {
-	Pid      int
-	Comm     string
-	Signal   syscall.Signal // the signal that killed it, or 0
-	ExitCode int
-	// Outcomes holds one entry per action that ran.
-	Outcomes []Outcome
-	// ReadOK is true if a Read action got its byte.
-	ReadOK bool
-	Stderr string
+// Result is what one operation returned to its caller.
+type Result struct {
+	// Ret is the system call's return value when it succeeded.
+	Ret int64 `json:"ret,omitempty"`
+	// Errno is 0 or the error the call failed with.
+	Errno syscall.Errno `json:"errno,omitempty"`
+	// Note is anything else the operation observed (for example "read-ok"
+	// when a read after an open got its byte).
+	Note string `json:"note,omitempty"`
 }
 
-// RunTrigger runs actions in a new process named comm (at most 15 bytes)
-// and waits for it.
-func RunTrigger(ctx context.Context, comm string, actions ...Action) (*TriggerResult, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
+// An opFunc decodes an operation's arguments and performs it.
+type opFunc func(args json.RawMessage) (Result, error)
+
+var (
+	opsMu sync.Mutex
+	ops   = map[string]opFunc{}
+)
+
+// RegisterOp makes an operation available to triggers under name. fn runs
+// in the trigger process, on the thread the plan names, and returns what
+// the call returned; an error means the operation could not be set up (a
+// bug in the lab, not in the student's program) and ends the trigger.
+//
+// Labs register their operations in a package-level variable or an init
+// function, so every binary that links the lab can run them:
+//
+//	var _ = harness.RegisterOp("openat", func(a OpenArgs) (harness.Result, error) { ... })
+func RegisterOp[A any](name string, fn func(args A) (Result, error)) string {
+	opsMu.Lock()
+	defer opsMu.Unlock()
+	if _, dup := ops[name]; dup {
+		panic("harness: operation " + name + " registered twice")
 	}
-	raw, err := json.Marshal(actions)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, self, TriggerCommand, comm, string(raw))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the trigger: %w", err)
-	}
-	res := &TriggerResult{Pid: cmd.Process.Pid, Comm: comm}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.Signal = ws.Signal()
-		} else {
-			res.ExitCode = ee.ExitCode()
-		}
-	default:
-		return nil, err
-	}
-	res.Stderr = stderr.String()
-	for _, line := range strings.Split(stdout.String(), "\n") {
-		switch {
-		case line == "read-ok":
-			res.ReadOK = true
-		case strings.HasPrefix(line, "{"):
-			var o Outcome
-			if json.Unmarshal([]byte(line), &o) == nil {
-				res.Outcomes = append(res.Outcomes, o)
+	ops[name] = func(raw json.RawMessage) (Result, error) {
+		var a A
+		if len(raw) > 0 {
+			if err := json.Unmarshal(raw, &a); err != nil {
+				return Result{}, fmt.Errorf("arguments of %s: %w", name, err)
 			}
 		}
+		return fn(a)
 	}
-	if res.Signal == 0 && res.ExitCode != 0 {
-		return res, fmt.Errorf("trigger failed (exit %d): %s", res.ExitCode, strings.TrimSpace(res.Stderr))
-	}
-	return res, nil
+	return name
 }
 
-func triggerMain(args []string) int {
-	if len(args) != 2 {
-		fmt.Fprintln(os.Stderr, "trigger: want COMM ACTIONS")
-		return 2
+func lookupOp(name string) (opFunc, bool) {
+	opsMu.Lock()
+	defer opsMu.Unlock()
+	fn, ok := ops[name]
+	return fn, ok
+}
+
+// Ops lists the registered operations.
+func Ops() []string {
+	opsMu.Lock()
+	defer opsMu.Unlock()
+	var names []string
+	for n := range ops {
+		names = append(names, n)
 	}
-	if err := unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&append([]byte(args[0]), 0)[0])), 0, 0, 0); err != nil {
-		fmt.Fprintln(os.Stderr, "trigger: prctl:", err)
-		return 2
-	}
-	var actions []Action
-	if err := json.Unmarshal([]byte(args[1]), &actions); err != nil {
-		fmt.Fprintln(os.Stderr, "trigger:", err)
-		return 2
-	}
-	for _, a := range actions {
-		errno, err := runAction(a)
+	sort.Strings(names)
+	return names
+}
+
+// plan is what a trigger process reads from its standard input.
+type plan struct {
+	Comm    string     `json:"comm"`
+	Threads int        `json:"threads"`
+	Calls   []planCall `json:"calls"`
+}
+
+type planCall struct {
+	Op     string          `json:"op"`
+	Args   json.RawMessage `json:"args,omitempty"`
+	Thread int             `json:"thread"`
+}
+
+// The trigger's reports, one JSON object a line on its standard output.
+type readyLine struct {
+	Tids []int `json:"tids"`
+}
+
+type doneLine struct {
+	I   int `json:"i"`
+	Tid int `json:"tid"`
+	Result
+}
+
+// SetThreadName names the calling thread (PR_SET_NAME): what
+// bpf_get_current_comm reports for calls made on it. At most 15 bytes.
+func SetThreadName(name string) error {
+	b := append([]byte(name), 0)
+	return unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0, 0, 0)
+}
+
+// CPath returns a NUL-terminated copy of p for a system call, in memory
+// that is present and locked (see [PinnedBytes]), so a BPF program at the
+// call's entry can read it.
+func CPath(p string) *byte {
+	b := PinnedBytes(len(p) + 1)
+	copy(b, p)
+	b[len(p)] = 0
+	return &b[0]
+}
+
+var pinned struct {
+	sync.Mutex
+	buf []byte
+}
+
+// PinnedBytes returns n zeroed bytes of memory that is mapped, present and
+// locked, for arguments a BPF program reads at a system call's entry. Such
+// a program cannot fault pages in: it reads an empty string from a page
+// that is not present, and a page the process has written can still be
+// missing at that point (seen on 7.x kernels with ordinary Go memory).
+// The memory is never freed: triggers are short-lived.
+func PinnedBytes(n int) []byte {
+	pinned.Lock()
+	defer pinned.Unlock()
+	if len(pinned.buf) < n {
+		size := max(64<<10, (n+4095)&^4095)
+		b, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE,
+			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE|unix.MAP_LOCKED)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "trigger:", err)
+			b = make([]byte, size)
+		}
+		for i := range b {
+			b[i] = 0
+		}
+		pinned.buf = b
+	}
+	b := pinned.buf[:n:n]
+	pinned.buf = pinned.buf[(n+15)&^15:]
+	return b
+}
+
+// writeLine writes one report line with a single write(2), so a line is
+// never torn when the process is killed.
+func writeLine(v any) {
+	b, _ := json.Marshal(v)
+	b = append(b, '\n')
+	_, _ = unix.Write(1, b)
+}
+
+func triggerMain() int {
+	in := bufio.NewReader(os.Stdin)
+	line, err := in.ReadBytes('\n')
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "trigger: reading the plan:", err)
+		return 2
+	}
+	var p plan
+	if err := json.Unmarshal(line, &p); err != nil {
+		fmt.Fprintln(os.Stderr, "trigger: decoding the plan:", err)
+		return 2
+	}
+	fns := make([]opFunc, len(p.Calls))
+	for i, c := range p.Calls {
+		fn, ok := lookupOp(c.Op)
+		if !ok {
+			fmt.Fprintf(os.Stderr, "trigger: unknown operation %q (registered: %v)\n", c.Op, Ops())
 			return 2
 		}
-		fmt.Printf("{\"errno\":%d}\n", errno)
+		if c.Thread < 0 || c.Thread > p.Threads {
+			fmt.Fprintf(os.Stderr, "trigger: call %d on thread %d of %d\n", i, c.Thread, p.Threads)
+			return 2
+		}
+		fns[i] = fn
+	}
+	if err := SetThreadName(p.Comm); err != nil {
+		fmt.Fprintln(os.Stderr, "trigger: naming the main thread:", err)
+		return 2
+	}
+
+	// Thread 0 is this one (tid == pid). Threads 1..N are goroutines locked
+	// to OS threads of their own, named like the process, which run the
+	// calls handed to them one at a time.
+	type job struct {
+		i  int
+		fn opFunc
+		c  planCall
+	}
+	type done struct {
+		res Result
+		err error
+		tid int
+	}
+	tids := []int{unix.Gettid()}
+	work := make([]chan job, p.Threads+1)
+	results := make(chan done)
+	tidc := make(chan int)
+	for t := 1; t <= p.Threads; t++ {
+		work[t] = make(chan job)
+		go func(jobs chan job) {
+			runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+			if err := SetThreadName(p.Comm); err != nil {
+				tidc <- -1
+				return
+			}
+			tid := unix.Gettid()
+			tidc <- tid
+			for j := range jobs {
+				res, err := j.fn(j.c.Args)
+				results <- done{res, err, tid}
+			}
+		}(work[t])
+		tid := <-tidc
+		if tid < 0 {
+			fmt.Fprintln(os.Stderr, "trigger: naming a thread failed")
+			return 2
+		}
+		tids = append(tids, tid)
+	}
+	writeLine(readyLine{Tids: tids})
+
+	// Wait for the go byte, so processes started together call together.
+	if _, err := in.ReadByte(); err != nil {
+		fmt.Fprintln(os.Stderr, "trigger: waiting for go:", err)
+		return 2
+	}
+	for i, c := range p.Calls {
+		var d done
+		if c.Thread == 0 {
+			d.res, d.err = fns[i](c.Args)
+			d.tid = tids[0]
+		} else {
+			work[c.Thread] <- job{i, fns[i], c}
+			d = <-results
+		}
+		if d.err != nil {
+			fmt.Fprintf(os.Stderr, "trigger: call %d (%s): %v\n", i, c.Op, d.err)
+			return 2
+		}
+		writeLine(doneLine{I: i, Tid: d.tid, Result: d.res})
 	}
 	return 0
 }
 
-// cPath returns a NUL-terminated copy of p. Writing the copy faults its
-// page in, so the page is present when a BPF program at the syscall's entry
-// reads it: such a program cannot fault pages in, and would read an empty
-// path from a page that is not there yet.
-func cPath(p string) *byte {
-	b := make([]byte, len(p)+1)
-	copy(b, p)
-	return &b[0]
-}
-
-func runAction(a Action) (errno int, err error) {
-	if a.Chdir != "" {
-		if err := os.Chdir(a.Chdir); err != nil {
-			return 0, err
-		}
+// Errno returns the errno of err, or 0 when err is nil; an error that is
+// not an errno is returned as the second value.
+func Errno(err error) (syscall.Errno, error) {
+	if err == nil {
+		return 0, nil
 	}
-	dirfd := unix.AT_FDCWD
-	if a.Dir != "" {
-		fd, err := unix.Open(a.Dir, unix.O_PATH|unix.O_DIRECTORY, 0)
-		if err != nil {
-			return 0, fmt.Errorf("opening dirfd %s: %w", a.Dir, err)
-		}
-		defer unix.Close(fd)
-		dirfd = fd
-	}
-	p := cPath(a.Path)
-	var r1 uintptr
 	var e syscall.Errno
-	switch a.Op {
-	case "open":
-		r1, _, e = unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
-		if e == 0 && a.Read {
-			var buf [1]byte
-			if n, _ := unix.Read(int(r1), buf[:]); n == 1 {
-				fmt.Println("read-ok")
-			}
-		}
-		if e == 0 {
-			unix.Close(int(r1))
-		}
-	case "create":
-		r1, _, e = unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o644, 0, 0)
-		if e == 0 {
-			unix.Close(int(r1))
-		}
-	case "unlink":
-		if a.Dir != "" {
-			_, _, e = unix.Syscall(unix.SYS_UNLINKAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), 0)
-		} else {
-			_, _, e = unix.Syscall(unix.SYS_UNLINK, uintptr(unsafe.Pointer(p)), 0, 0)
-		}
-	case "rmdir":
-		_, _, e = unix.Syscall(unix.SYS_UNLINKAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), unix.AT_REMOVEDIR)
-	case "mkdir":
-		_, _, e = unix.Syscall(unix.SYS_MKDIRAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), 0o755)
-	case "rename":
-		np := cPath(a.NewPath)
-		_, _, e = unix.Syscall6(unix.SYS_RENAMEAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), uintptr(dirfd), uintptr(unsafe.Pointer(np)), 0, 0)
-	default:
-		return 0, fmt.Errorf("unknown action %q", a.Op)
+	if errors.As(err, &e) {
+		return e, nil
 	}
-	return int(e), nil
+	return 0, err
 }

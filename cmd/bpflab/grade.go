@@ -6,16 +6,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/bpflab/bpflab/harness"
 	lab1 "github.com/bpflab/bpflab/labs/lab-1"
 	lab2 "github.com/bpflab/bpflab/labs/lab-2"
 	"github.com/bpflab/bpflab/vmtest"
+	"github.com/hashicorp/go-hclog"
 )
 
 // labs are the labs this binary grades, by ID.
@@ -65,38 +69,112 @@ func sourceRoot() (string, error) {
 	return "", vmtest.Errorf(vmtest.ClassUsage, "cannot find the bpflab source tree (labs/ and bpf/vmlinux.h): run from it or set BPFLAB_ROOT")
 }
 
-func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return vmtest.Errorf(vmtest.ClassUsage, "grade needs a lab: bpflab grade LAB [flags] (labs: %s)", labIDs())
+// writeLabs lists the labs, with their titles, for help.
+func writeLabs(w io.Writer) {
+	var ids []string
+	for id := range labs {
+		ids = append(ids, id)
 	}
-	lab, ok := labs[args[0]]
+	sort.Strings(ids)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, id := range ids {
+		fmt.Fprintf(tw, "  %s\t%s\n", id, labs[id].Title)
+	}
+	tw.Flush()
+}
+
+// gradeFlags are the flags of bpflab grade.
+type gradeFlags struct {
+	vmFlags
+	srcs     multiFlag
+	solution bool
+	json     string
+	seed     uint64
+	parallel int
+}
+
+func (g *gradeFlags) register(fs *flag.FlagSet) {
+	g.vmFlags.register(fs, "")
+	fs.Var(&g.srcs, "src", "C `FILE` to grade (repeatable; default: the lab's own file)")
+	fs.BoolVar(&g.solution, "solution", false, "grade the reference solution")
+	fs.StringVar(&g.json, "json", "", "also write the reports as JSON to `FILE` (- for stdout)")
+	fs.Uint64Var(&g.seed, "seed", 0, "the scenario's seed, to run the same scenario again (default: a new one each run)")
+	fs.IntVar(&g.parallel, "parallel", 0, "kernels graded at once (default: fits the cores and free memory)")
+}
+
+// parseGrade parses bpflab grade's arguments: the lab, then flags (flags
+// before the lab are taken too). It returns the lab, or flag.ErrHelp
+// after printing help to stdout.
+func parseGrade(fs *flag.FlagSet, g *gradeFlags, args []string, stdout io.Writer) (*harness.Lab, error) {
+	if err := applyConfigFile(fs); err != nil {
+		return nil, err
+	}
+	id := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return nil, err
+	}
+	if id == "" && fs.NArg() > 0 {
+		id = fs.Arg(0)
+		if err := parseFlags(fs, fs.Args()[1:], stdout); err != nil {
+			return nil, err
+		}
+	}
+	if id == "" {
+		return nil, vmtest.Errorf(vmtest.ClassUsage, "grade needs a lab: bpflab grade LAB [flags] (labs: %s)", labIDs())
+	}
+	lab, ok := labs[id]
 	if !ok {
-		return vmtest.Errorf(vmtest.ClassUsage, "unknown lab %q: the labs are %s", args[0], labIDs())
+		return nil, vmtest.Errorf(vmtest.ClassUsage, "unknown lab %q: the labs are %s", id, labIDs())
 	}
+	if fs.NArg() > 0 {
+		return nil, vmtest.Errorf(vmtest.ClassUsage, "unexpected argument %q: pass C files with --src FILE (see 'bpflab grade -h')", fs.Arg(0))
+	}
+	if err := g.check(); err != nil {
+		return nil, err
+	}
+	example := filepath.Join(lab.Dir, lab.Source)
+	for _, s := range g.srcs {
+		if err := checkSource(s, example); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkOutput("--json", g.json); err != nil {
+		return nil, err
+	}
+	return lab, nil
+}
+
+func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("grade", flag.ContinueOnError)
-	var vf vmFlags
-	vf.register(fs, "")
-	var srcs multiFlag
-	fs.Var(&srcs, "src", "C file to grade (repeatable; default: the lab's own file)")
-	solution := fs.Bool("solution", false, "grade the reference solution")
-	jsonOut := fs.String("json", "", "also write the reports as JSON to FILE")
-	parallel := fs.Int("parallel", 0, "kernels graded at once (default: fits the cores and free memory)")
-	if err := vf.parse(fs, args[1:]); err != nil {
+	var g gradeFlags
+	g.register(fs)
+	lab, err := parseGrade(fs, &g, args, stdout)
+	if err != nil {
 		return err
 	}
-	if *parallel <= 0 {
-		*parallel = defaultParallel(vf.memory)
+	vf := &g.vmFlags
+	if g.parallel <= 0 {
+		g.parallel = defaultParallel(vf.memory)
 	}
-	log := newLogger(stderr, vf.verbose)
+	// The status line only where nothing else writes to the terminal.
+	prog := progressOn(stderr, vf.verbose || vf.console)
+	defer prog.Clear()
+	log := newLogger(prog.Writer(), vf.verbose)
 	root, err := sourceRoot()
 	if err != nil {
 		return err
 	}
+	if g.seed == 0 {
+		g.seed = rand.Uint64N(1<<53-1) + 1
+	}
 	var subs []harness.Submission
-	for _, s := range srcs {
+	for _, s := range g.srcs {
 		subs = append(subs, harness.Submission{Label: s, Src: s})
 	}
-	if *solution {
+	if g.solution {
 		subs = append(subs, harness.Submission{Label: "solution", Src: filepath.Join(root, lab.Dir, lab.Solution)})
 	}
 	if len(subs) == 0 {
@@ -109,6 +187,9 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		subs = append(subs, harness.Submission{Label: label, Src: p})
 	}
+	for i := range subs {
+		subs[i].Seed = g.seed
+	}
 
 	store, ts, err := vf.targets(log)
 	if err != nil {
@@ -119,12 +200,20 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	prog.Status("compiling %s", plural(len(subs), "file"))
 	compiled, err := harness.CompileAll(ctx, lab, root, tmp, subs)
 	if err != nil {
 		return err
 	}
-	if err := fetchAll(ctx, store, ts); err != nil {
-		return err
+	for i := range ts {
+		if t := &ts[i]; t.kernel != nil {
+			if _, ok := store.Cached(*t.kernel); !ok {
+				prog.Status("fetching kernel %s", t.name)
+			}
+		}
+		if err := fetchTarget(ctx, store, &ts[i]); err != nil {
+			return err
+		}
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -138,21 +227,30 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log     bytes.Buffer
 	}
 	results := make([]result, len(ts))
-	inParallel(len(ts), *parallel, func(i int) {
+	kp := newKernelProgress(prog, len(ts))
+	inParallel(len(ts), g.parallel, func(i int) {
 		t := ts[i]
 		r := &results[i]
+		start := time.Now()
+		defer func() {
+			if ctx.Err() == nil {
+				kp.Done(t.name, "%s", kernelVerdict(t.name, r.reports, r.err, time.Since(start)))
+			}
+		}()
 		if t.host {
+			kp.Phase(t.name, "grading on")
 			r.reports, r.err = gradeOnHost(ctx, lab, compiled)
 			return
 		}
 		cfg := vf.config(log, &r.log, &r.log)
 		cfg.Kernel = t.path
 		cfg.Init = self
-		if len(ts) > 1 {
-			log.Info("grading", "kernel", t.name)
-		}
+		cfg.Log = bootWatch{Logger: cfg.Log, started: func() { kp.Phase(t.name, "grading") }}
+		log.Debug("grading", "kernel", t.name)
+		kp.Phase(t.name, "booting")
 		r.reports, r.err = harness.GradeInVM(ctx, lab, compiled, t.name, cfg, tmp)
 	})
+	prog.Clear()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -163,7 +261,7 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for i, t := range ts {
 		r := results[i]
 		if r.err != nil {
-			reportFailure(stderr, r.err, &vf, t, []string{self, harness.GuestCommand, "--lab", lab.ID}, nil)
+			reportFailure(stderr, r.err, t, gradeRepro(self, lab, &g, t, subs))
 			if r.log.Len() > 0 {
 				fmt.Fprintf(stderr, "guest output:\n%s", r.log.String())
 			}
@@ -179,9 +277,9 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			all = append(all, rep)
 		}
 	}
-	if *jsonOut != "" {
-		if err := harness.WriteJSON(*jsonOut, all); err != nil {
-			return err
+	if g.json != "" {
+		if err := harness.WriteJSON(g.json, all); err != nil {
+			return fmt.Errorf("writing --json %s: %w", g.json, err)
 		}
 	}
 	if len(ts) > 1 {
@@ -194,6 +292,83 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return exitError{1}
 	}
 	return nil
+}
+
+// guestStarted is the message vmtest logs (at debug level) when the
+// guest's init has started: the boot is over and grading begins. If it
+// ever changes, the status stays at "booting" until the kernel is done.
+const guestStarted = "guest init started"
+
+// bootWatch is a guest's logger that also tells when the boot is over.
+type bootWatch struct {
+	hclog.Logger
+	started func()
+}
+
+func (b bootWatch) Debug(msg string, args ...any) {
+	if msg == guestStarted {
+		b.started()
+	}
+	b.Logger.Debug(msg, args...)
+}
+
+// kernelVerdict is the line that says how grading on a kernel ended.
+func kernelVerdict(kernel string, reports []*harness.Report, err error, took time.Duration) string {
+	if err != nil {
+		return fmt.Sprintf("%s: not graded (%s) after %.1fs; details at the end", kernel, vmtest.ClassOf(err), took.Seconds())
+	}
+	failed := 0
+	for _, r := range reports {
+		if !r.Passed() {
+			failed++
+		}
+	}
+	verdict := "PASS"
+	switch {
+	case failed > 0 && len(reports) > 1:
+		verdict = fmt.Sprintf("FAIL (%d of %d files)", failed, len(reports))
+	case failed > 0:
+		verdict = "FAIL"
+	}
+	return fmt.Sprintf("%s: %s in %.1fs", kernel, verdict, took.Seconds())
+}
+
+// gradeRepro is the bpflab grade command that grades the same files on
+// kernel t with the same scenario (seed) and guest.
+func gradeRepro(self string, lab *harness.Lab, g *gradeFlags, t target, subs []harness.Submission) []string {
+	kernel := t.path
+	switch {
+	case t.host:
+		kernel = "host"
+	case t.kernel != nil:
+		kernel = t.name
+	}
+	repro := []string{self, "grade", lab.ID, "--kernel", kernel, "--seed", strconv.FormatUint(g.seed, 10)}
+	for _, s := range subs {
+		if s.Label == "solution" && g.solution {
+			repro = append(repro, "--solution")
+			continue
+		}
+		repro = append(repro, "--src", s.Label)
+	}
+	if g.lock != "" {
+		repro = append(repro, "--lock", g.lock)
+	}
+	if g.accel != "auto" {
+		repro = append(repro, "--accel", g.accel)
+	}
+	repro = append(repro, g.nonDefault()...)
+	if !t.host {
+		repro = append(repro, "--console")
+	}
+	return repro
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func printGradeSummary(w io.Writer, rs []*harness.Report) {
@@ -223,14 +398,41 @@ func cmdGuestGrade(ctx context.Context, args []string) error {
 	id := fs.String("lab", "", "lab")
 	kernel := fs.String("kernel", "", "kernel name for the reports")
 	out := fs.String("out", "-", "where to write the reports")
-	var objs multiFlag
+	var objs, seeds multiFlag
 	fs.Var(&objs, "obj", "LABEL=PATH of a compiled object (repeatable)")
-	if err := parseFlags(fs, args); err != nil {
+	fs.Var(&seeds, "seed", "the seed of the object before it (repeatable)")
+	if err := parseFlags(fs, args, os.Stdout); err != nil {
 		return err
 	}
 	lab, ok := labs[*id]
 	if !ok {
 		return vmtest.Errorf(vmtest.ClassUsage, "unknown lab %q", *id)
 	}
-	return harness.GuestMain(ctx, lab, objs, *kernel, *out)
+	var ss []uint64
+	for _, s := range seeds {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return vmtest.Errorf(vmtest.ClassUsage, "--seed %q: %v", s, err)
+		}
+		ss = append(ss, n)
+	}
+	return harness.GuestMain(ctx, lab, objs, ss, *kernel, *out)
+}
+
+// cmdWorker grades one object in a process of its own: bpflab __grade-one.
+func cmdWorker(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet(harness.WorkerCommand, flag.ContinueOnError)
+	id := fs.String("lab", "", "lab")
+	kernel := fs.String("kernel", "", "kernel name for the report")
+	label := fs.String("label", "", "the submission's name in the report")
+	obj := fs.String("obj", "", "the compiled object")
+	seed := fs.Uint64("seed", 1, "the scenario's seed")
+	if err := parseFlags(fs, args, os.Stdout); err != nil {
+		return err
+	}
+	lab, ok := labs[*id]
+	if !ok {
+		return vmtest.Errorf(vmtest.ClassUsage, "unknown lab %q", *id)
+	}
+	return harness.WorkerMain(ctx, lab, *label, *obj, *kernel, *seed)
 }

@@ -3,9 +3,22 @@
 //
 //	bpflab exec    [flags] PROGRAM [ARGS...]   run one program in a guest
 //	bpflab run     [flags] -- COMMAND...       run tests on one or more kernels
+//	bpflab grade   LAB [flags]                 grade a lab's BPF C file in a guest
+//	bpflab shell   [flags] [-- COMMAND]        a shell in a guest
 //	bpflab kernels fetch|list|update           manage the kernel matrix
 //
-// Run 'bpflab help' for the flags of each.
+// Run 'bpflab help' for the labs, and 'bpflab help COMMAND' for a
+// command's flags.
+
+// The Go runtime reads the cgroup CPU limit at start and again every
+// second. In a grading guest those reads are openat calls of bpflab's own
+// processes, which run the student's program on sys_enter_openat; on
+// kernels where that program runs preemptibly (7.x), one run preempted by
+// another on the same CPU makes the kernel skip the second (a recursion
+// miss), and a trigger's event is lost. bpflab's processes do not read it.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (
@@ -16,7 +29,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/bpflab/bpflab/harness"
 	"github.com/bpflab/bpflab/vmtest"
@@ -27,11 +42,14 @@ func main() {
 	if vmtest.IsGuestInit() {
 		vmtest.GuestInit()
 	}
+	if harness.IsTrigger() {
+		harness.TriggerMain()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	interrupted := ctx.Err() != nil
 	stop()
-	os.Exit(exitCode(err, interrupted))
+	os.Exit(exitCode(err, interrupted, os.Stderr))
 }
 
 // exitError carries an exit code with nothing more to print: a payload's
@@ -40,7 +58,9 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-func exitCode(err error, interrupted bool) int {
+// exitCode is the process's exit code for run's error; it prints the error
+// to stderr when nothing has said it yet.
+func exitCode(err error, interrupted bool, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
@@ -49,27 +69,42 @@ func exitCode(err error, interrupted bool) int {
 		return ee.code
 	}
 	if interrupted {
-		fmt.Fprintln(os.Stderr, "bpflab: interrupted")
+		fmt.Fprintln(stderr, "bpflab: interrupted")
 		return 130
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "bpflab: %v\n", err)
+	fmt.Fprintf(stderr, "bpflab: %v\n", err)
 	return vmtest.ClassOf(err).ExitCode()
 }
 
-const usage = `bpflab: a lab harness for eBPF that boots stock kernels in QEMU.
+// commands are the lines of 'bpflab help': a synopsis (after "bpflab ")
+// and what the command does. A command's -h prints the synopses that start
+// with its name.
+var commands = []struct{ synopsis, what string }{
+	{"exec [flags] PROGRAM [ARGS...]", "run PROGRAM in a guest; its exit code is bpflab's"},
+	{"run [flags] -- COMMAND...", "run COMMAND's tests on kernels, then a summary"},
+	{"grade LAB [flags]", "grade a BPF C file (--src FILE) for a lab, in a guest"},
+	{"shell [flags] [-- COMMAND]", "a busybox shell in a guest (bpftool, lab objects, tracefs)"},
+	{"kernels fetch [flags] [ALIAS|all]", "download kernels of the matrix into the cache"},
+	{"kernels list [flags]", "show the matrix and what is cached"},
+	{"kernels update [--lock FILE]", "pin the newest build of every kernel"},
+	{"help [COMMAND]", "this text, or a command's flags"},
+}
 
-Usage:
-  bpflab exec [flags] PROGRAM [ARGS...]    run PROGRAM in a guest; its exit code is bpflab's
-  bpflab run [flags] -- COMMAND...         run COMMAND's tests on kernels, then a summary
-  bpflab grade LAB [--src FILE] [--solution] grade a lab's BPF C file in a VM (labs: lab-1)
-  bpflab shell [flags] [-- COMMAND]        a busybox shell in a guest (bpftool, lab objects, tracefs)
-  bpflab kernels fetch [ALIAS|all]         download kernels of the matrix into the cache
-  bpflab kernels list                      show the matrix and what is cached
-  bpflab kernels update [--lock FILE]      pin the newest build of every kernel
-
+// writeUsage prints 'bpflab help': the commands, the labs this binary
+// grades, and the exit codes.
+func writeUsage(w io.Writer) {
+	fmt.Fprint(w, "bpflab: a lab harness for eBPF that boots stock kernels in QEMU.\n\nUsage:\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  bpflab %s\t%s\n", c.synopsis, c.what)
+	}
+	tw.Flush()
+	fmt.Fprint(w, "\nLabs (bpflab grade LAB):\n")
+	writeLabs(w)
+	fmt.Fprint(w, `
 With go test:
   go test -exec 'bpflab exec --kernel 6.1' ./...
 
@@ -77,11 +112,12 @@ Exit codes: the program's own, or 64 usage, 65 kernel missing or corrupt,
 66 boot hang, 67 kernel panic, 68 timeout, 69 guest out of memory,
 70 infrastructure error (no qemu, no disk, no apt), 71 program not executable.
 Run 'bpflab COMMAND -h' for a command's flags.
-`
+`)
+}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		writeUsage(stderr)
 		return vmtest.Errorf(vmtest.ClassUsage, "no command given")
 	}
 	switch args[0] {
@@ -97,12 +133,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdShell(ctx, args[1:], stdout, stderr)
 	case harness.GuestCommand:
 		return cmdGuestGrade(ctx, args[1:])
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	case harness.WorkerCommand:
+		return cmdWorker(ctx, args[1:])
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" && !isHelpFlag(args[1]) {
+			// bpflab help COMMAND is bpflab COMMAND -h.
+			return run(ctx, []string{args[1], "-h"}, stdout, stderr)
+		}
+		writeUsage(stdout)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
+	writeUsage(stderr)
 	return vmtest.Errorf(vmtest.ClassUsage, "unknown command %q", args[0])
+}
+
+func isHelpFlag(a string) bool {
+	return a == "-h" || a == "-help" || a == "--help" || a == "--h"
 }
 
 func newLogger(stderr io.Writer, verbose bool) hclog.Logger {
@@ -118,16 +164,13 @@ func newLogger(stderr io.Writer, verbose bool) hclog.Logger {
 	})
 }
 
-// parseFlags parses fs, turning flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// parseFlags parses fs, turning flag errors into usage errors. -h prints
+// the command's help to help and returns flag.ErrHelp (exit 0).
+func parseFlags(fs *flag.FlagSet, args []string, help io.Writer) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			if u, ok := commandUsage[fs.Name()]; ok {
-				fmt.Fprintf(os.Stdout, "usage: bpflab %s\n\n", u)
-			}
-			fs.SetOutput(os.Stdout)
-			fs.PrintDefaults()
+			printHelp(help, fs)
 			return err
 		}
 		return vmtest.Errorf(vmtest.ClassUsage, "%v (see 'bpflab %s -h')", err, fs.Name())
@@ -135,10 +178,53 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// commandUsage is each command's synopsis, printed by -h.
-var commandUsage = map[string]string{
-	"exec":  "exec [flags] PROGRAM [ARGS...]",
-	"run":   "run [flags] -- COMMAND [ARGS...]",
-	"grade": "grade LAB [flags]",
-	"shell": "shell [flags] [-- COMMAND]",
+// printHelp prints a command's synopsis, its extra section if it has one
+// (grade lists the labs), and its flags.
+func printHelp(w io.Writer, fs *flag.FlagSet) {
+	var syn []string
+	for _, c := range commands {
+		if c.synopsis == fs.Name() || strings.HasPrefix(c.synopsis, fs.Name()+" ") {
+			syn = append(syn, "bpflab "+c.synopsis)
+		}
+	}
+	if len(syn) > 0 {
+		fmt.Fprintf(w, "usage: %s\n\n", strings.Join(syn, "\n       "))
+	}
+	if extra, ok := helpSections[fs.Name()]; ok {
+		extra(w)
+		fmt.Fprintln(w)
+	}
+	if len(syn) > 0 {
+		fmt.Fprintln(w, "flags:")
+	}
+	printFlags(w, fs)
+}
+
+// helpSections are what a command's -h prints between its synopsis and
+// its flags.
+var helpSections = map[string]func(io.Writer){
+	"grade": func(w io.Writer) {
+		fmt.Fprintln(w, "labs:")
+		writeLabs(w)
+	},
+}
+
+// hiddenFlags are aliases that help does not list: --verbose is -v.
+var hiddenFlags = map[string]bool{"verbose": true}
+
+// printFlags prints fs's flags as flag.PrintDefaults does, without the
+// hidden aliases.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	fs.VisitAll(func(f *flag.Flag) {
+		if hiddenFlags[f.Name] {
+			return
+		}
+		shown.Var(f.Value, f.Name, f.Usage)
+		// The built-in default, not the value the config file or the
+		// command line has set so far.
+		shown.Lookup(f.Name).DefValue = f.DefValue
+	})
+	shown.SetOutput(w)
+	shown.PrintDefaults()
 }

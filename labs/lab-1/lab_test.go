@@ -21,9 +21,20 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/no-license.bpf.c", Fail: []string{"license"}},
 		{Src: "testdata/wrong/wrong-section.bpf.c", Fail: []string{"section"}},
 		{Src: "testdata/wrong/unchecked-reserve.bpf.c", Fail: []string{"verifier"}},
-		{Src: "testdata/wrong/every-openat.bpf.c", Fail: []string{"passwd-reported", "exact-match", "relative-name-rule", "react-kill"}},
-		{Src: "testdata/wrong/prefix-match.bpf.c", Fail: []string{"exact-match"}},
+		{Src: "testdata/wrong/every-openat.bpf.c", Fail: []string{"exact-match", "relative-name-rule", "react-kill"}},
+		{Src: "testdata/wrong/prefix-match.bpf.c", Fail: []string{"exact-match", "react-control"}},
+		{Src: "testdata/wrong/suffix-match.bpf.c", Fail: []string{"exact-match", "relative-name-rule", "react-control"}},
 		{Src: "testdata/wrong/fake-pid.bpf.c", Fail: []string{"passwd-reported"}},
+		{Src: "testdata/wrong/tid-not-pid.bpf.c", Fail: []string{"passwd-reported"}},
+		{Src: "testdata/wrong/name-filter.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
+		{Src: "testdata/wrong/parent-name.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
+		{Src: "testdata/wrong/first-few.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
+		{Src: "testdata/wrong/once-per-name.bpf.c", Fail: []string{"passwd-reported"}},
+		{Src: "testdata/wrong/flags-filter.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
+		{Src: "testdata/wrong/dfd-filter.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
+		{Src: "testdata/wrong/stop-instead.bpf.c", Fail: []string{"react-kill"}},
+		{Src: "testdata/wrong/kill-everyone.bpf.c", Fail: []string{"exact-match", "relative-name-rule", "react-control"}},
+		{Src: "testdata/wrong/flood.bpf.c", Fail: []string{"passwd-reported", "exact-match", "relative-name-rule"}},
 	}, nil)
 }
 
@@ -36,7 +47,7 @@ func TestVerifierHintNamesTheCause(t *testing.T) {
 		{"combined stack size of 2 calls is 544. Too large", "512"},
 		{"Unreleased reference id=2 alloc_insn=5", "bpf_ringbuf_discard"},
 		{"R3 invalid mem access 'scalar'", "BPF_CORE_READ"},
-		{"something new", "--verbose"},
+		{"something new", "-v"},
 	} {
 		if got := harness.VerifierHint(tc.log); !strings.Contains(got, tc.want) {
 			t.Errorf("hint for %q = %q, want it to mention %q", tc.log, got, tc.want)

@@ -18,11 +18,21 @@ import (
 func TestLab(t *testing.T) {
 	labtest.Matrix(t, lab2.Lab, []labtest.Case{
 		{Src: "solution/unlink.bpf.c"},
-		{Src: "unlink.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative", "return-success", "return-enoent"}},
+		{Src: "unlink.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative", "return-success", "return-errors"}},
 		{Src: "testdata/wrong/pointer-address.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative"}},
 		{Src: "testdata/wrong/user-helper.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative"}},
 		{Src: "testdata/wrong/wrong-function.bpf.c", Fail: []string{"section"}},
-		{Src: "testdata/wrong/no-return.bpf.c", Fail: []string{"return-enoent"}},
+		{Src: "testdata/wrong/no-return.bpf.c", Fail: []string{"return-errors"}},
+		{Src: "testdata/wrong/long-ret.bpf.c", Fail: []string{"return-errors"}},
+		{Src: "testdata/wrong/success-only.bpf.c", Fail: []string{"return-errors"}},
+		{Src: "testdata/wrong/short-path.bpf.c", Fail: []string{"unlink-reported"}},
+		{Src: "testdata/wrong/tid-not-pid.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative", "return-success", "return-errors"}},
+		{Src: "testdata/wrong/dfd-filter.bpf.c", Fail: []string{"unlinkat-relative"}},
+		{Src: "testdata/wrong/name-filter.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative"}},
+		{Src: "testdata/wrong/first-few.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative"}},
+		{Src: "testdata/wrong/once-per-process.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative"}},
+		{Src: "testdata/wrong/kill-deleters.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative", "return-success", "return-errors", "processes-unharmed"},
+			MayFail: []string{"rmdir-not-reported", "other-ops-silent"}},
 	}, func(t *testing.T, c labtest.Case, r *harness.Report) {
 		if c.Fail == nil && r.Attached == "" {
 			t.Errorf("%s: the report does not say which function the loader attached to", c.Src)
@@ -74,7 +84,7 @@ func TestHostWithoutKprobes(t *testing.T) {
 	if compiled[0].Obj == "" {
 		t.Fatalf("solution does not compile: %+v", compiled[0].Report)
 	}
-	r := harness.GradeObject(context.Background(), lab2.Lab, compiled[0].Obj, "host", "solution")
+	r := harness.GradeObject(context.Background(), lab2.Lab, compiled[0].Obj, "host", "solution", 1)
 	if len(r.Failed()) != 0 {
 		t.Errorf("failed on a host without kprobes: %v", r.Failed())
 	}

@@ -1,0 +1,199 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/cilium/ebpf"
+)
+
+// Scene is what a lab hands the harness to run a scenario and judge it:
+// the scenario, the rule, the ring buffer its program writes, and the
+// attached programs.
+type Scene[E comparable] struct {
+	Scenario *Scenario
+	Oracle   *Oracle[E]
+	Events   *ebpf.Map
+	Decode   func([]byte) (E, error)
+	// Progs are the attached programs, whose runs the kernel may skip.
+	Progs []*ebpf.Program
+	// Replayable says a process of the scenario can run again as it is (its
+	// calls need no fixture a first run used up).
+	Replayable bool
+	// Checks are the checks to judge, in report order.
+	Checks []string
+	// Attach attaches the programs and returns what detaches them. It is
+	// called once for the scenario, after its processes have started, and
+	// once for each replay.
+	Attach func() (detach func(), err error)
+}
+
+// AttachError is an error of a Scene's Attach: the lab reports it as its
+// attach check.
+type AttachError struct{ Err error }
+
+func (e *AttachError) Error() string { return e.Err.Error() }
+func (e *AttachError) Unwrap() error { return e.Err }
+
+// MaxReplays bounds how often processes whose events the kernel may have
+// dropped are run again.
+const MaxReplays = 3
+
+// Outcome is a judged scene.
+type Outcome[E comparable] struct {
+	Verdicts []*Verdict[E]
+	Stats    Stats
+	// Misses is how many runs of the programs the kernel skipped in the
+	// last round; Replayed how many processes were run again.
+	Misses   uint64
+	Replayed int
+}
+
+// RunScene runs the scene's scenario and judges it: it starts the
+// processes, attaches the programs, lets the processes make their calls
+// while it collects the events, detaches, and compares.
+//
+// The kernel does not run a tracing program on a CPU where a BPF tracing
+// program is already running, and counts each such skip (a recursion
+// miss). Where a syscall tracepoint's program runs preemptibly (7.x
+// kernels), a program preempted on a busy CPU makes the kernel skip other
+// processes' runs, and their events are lost through no fault of the
+// student. So when the programs' miss counter moved, the processes whose
+// only faults are missing events or a missing kill (what a skipped run
+// looks like) are run again, in fresh processes one at a time, up to
+// [MaxReplays] times, and judged on their last run. A program that skips
+// cases on purpose skips them again.
+func RunScene[E comparable](ctx context.Context, s *Scene[E], launcher *Launcher) (*Outcome[E], error) {
+	out := &Outcome[E]{}
+	// round runs processes with the programs attached and returns how they
+	// ran, what the programs sent, and how many runs the kernel skipped.
+	round := func(sc *Scenario) ([]*ProcResult, []E, uint64, error) {
+		started, err := launcher.Start(ctx, sc)
+		if err != nil {
+			if started != nil {
+				started.Kill()
+			}
+			return nil, nil, 0, err
+		}
+		detach, err := s.Attach()
+		if err != nil {
+			started.Kill()
+			return nil, nil, 0, &AttachError{err}
+		}
+		before := misses(s.Progs)
+		col, err := Collect(s.Events, s.Decode)
+		if err != nil {
+			detach()
+			started.Kill()
+			return nil, nil, 0, fmt.Errorf("reading the ring buffer: %w", err)
+		}
+		procs, err := started.Go(ctx)
+		events, st := col.Stop()
+		missed := misses(s.Progs) - before
+		detach()
+		out.Stats.Total += st.Total
+		out.Stats.Bad += st.Bad
+		if out.Stats.BadErr == nil {
+			out.Stats.BadErr = st.BadErr
+		}
+		out.Stats.Kept += st.Kept
+		return procs, events, missed, err
+	}
+
+	procs, events, missed, err := round(s.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	verdicts := Judge(s.Oracle, procs, events, s.Checks)
+	out.Misses = missed
+	for r := 0; r < MaxReplays && out.Misses > 0 && s.Replayable; r++ {
+		suspects := skippedLooking(verdicts, procs)
+		if len(suspects) == 0 {
+			break
+		}
+		again := &Scenario{Together: 1, Deadline: s.Scenario.Deadline}
+		for _, p := range suspects {
+			again.Procs = append(again.Procs, p.Process)
+		}
+		replayed, events, missed, err := round(again)
+		if err != nil {
+			return nil, err
+		}
+		out.Replayed += len(replayed)
+		out.Misses = missed
+		// The replayed processes take the place of the first ones.
+		redo := map[*ProcResult]bool{}
+		for _, p := range suspects {
+			redo[p] = true
+		}
+		for i, p := range procs {
+			if redo[p] {
+				procs[i] = replayed[slices.Index(suspects, p)]
+			}
+		}
+		verdicts = mergeVerdicts(verdicts, Judge(s.Oracle, replayed, events, s.Checks), redo)
+	}
+	out.Verdicts = verdicts
+	return out, nil
+}
+
+// misses is the programs' recursion-miss count (0 where the kernel does
+// not report it).
+func misses(progs []*ebpf.Program) uint64 {
+	var n uint64
+	for _, p := range progs {
+		if p == nil {
+			continue
+		}
+		if st, err := p.Stats(); err == nil {
+			n += st.RecursionMisses
+		}
+	}
+	return n
+}
+
+// skippedLooking returns the processes all of whose failures are what a
+// skipped run of the program leaves: a missing event, or a process that
+// went on where it should have been killed.
+func skippedLooking[E any](verdicts []*Verdict[E], procs []*ProcResult) []*ProcResult {
+	bad := map[*ProcResult]bool{}
+	other := map[*ProcResult]bool{}
+	for _, v := range verdicts {
+		for _, f := range v.Failures {
+			if f.Proc == nil {
+				continue
+			}
+			switch {
+			case f.Kind == Missing, f.Kind == Reaction && f.Proc.Ready && f.Proc.Signal == 0 && !f.Proc.Hung && f.Proc.Code == 0:
+				bad[f.Proc] = true
+			default:
+				other[f.Proc] = true
+			}
+		}
+	}
+	var out []*ProcResult
+	for _, p := range procs {
+		if bad[p] && !other[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// mergeVerdicts drops the failures of the replayed processes from old and
+// adds those of their replays.
+func mergeVerdicts[E any](old, replay []*Verdict[E], replayed map[*ProcResult]bool) []*Verdict[E] {
+	for i, v := range old {
+		var keep []*Failure[E]
+		for _, f := range v.Failures {
+			if f.Proc == nil || !replayed[f.Proc] {
+				keep = append(keep, f)
+			}
+		}
+		v.Failures = append(keep, replay[i].Failures...)
+		sort.SliceStable(v.Failures, func(a, b int) bool { return v.Failures[a].weight < v.Failures[b].weight })
+	}
+	return old
+}

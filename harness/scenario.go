@@ -1,0 +1,442 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// A Scenario is what a behavioural check runs: several trigger processes,
+// some started together, each making calls from its main thread and from
+// other threads. A lab builds one from the run's random source, so names,
+// counts, arguments and order differ from run to run while every kind of
+// case the lab asks for is present in each.
+type Scenario struct {
+	Procs []*Process
+	// Together is how many processes start at once (at least 1).
+	Together int
+	// Deadline bounds one group of processes, from start to exit
+	// (default 10 s). A group that overruns it is killed and the
+	// processes that had not finished are reported as hung; after that,
+	// later groups get [HungAfter].
+	Deadline time.Duration
+}
+
+// HungAfter bounds each group of processes once a group has hung.
+const HungAfter = 3 * time.Second
+
+// Process is one trigger process of a scenario.
+type Process struct {
+	// Comm is the process's name: the name of the file it is executed as
+	// and of each of its threads. At most 15 bytes.
+	Comm string
+	// Threads is how many threads it has besides its main thread.
+	Threads int
+	// Calls are made one after the other, each on the thread it names.
+	Calls []Call
+}
+
+// Call is one operation a process makes.
+type Call struct {
+	// Op is an operation registered with [RegisterOp], and Args its
+	// arguments (the type the operation was registered with).
+	Op   string
+	Args any
+	// Thread is 0 for the main thread (tid == pid), 1..Threads for others.
+	Thread int
+	// Weight orders cases from the simplest: when several calls show the
+	// same mistake, the report shows the one of least weight. Labs add
+	// one for each unusual argument; a call from another thread adds one.
+	Weight int
+}
+
+// CallState says how far a call got.
+type CallState int
+
+const (
+	// NotRun: the process ended (or never started) before the call.
+	NotRun CallState = iota
+	// Died: the process died in this call.
+	Died
+	// Done: the call returned; its Result is valid.
+	Done
+)
+
+// CallResult is a call as it ran.
+type CallResult struct {
+	Call
+	Proc  *ProcResult
+	Index int // in the process's calls
+	State CallState
+	// Tid is the thread the call ran (or was to run) on, when the process
+	// started.
+	Tid    int
+	Result Result
+}
+
+// ProcResult is a trigger process as it ran.
+type ProcResult struct {
+	*Process
+	Index int // in the scenario
+	Pid   int
+	Tids  []int
+	// Ready is true once the process had started its threads.
+	Ready bool
+	Calls []*CallResult
+	// Signal is the signal that killed it, or 0; Code its exit code.
+	Signal syscall.Signal
+	Code   int
+	// Hung is true when it had not ended by the deadline and the grader
+	// killed it.
+	Hung   bool
+	Stderr string
+	// StartErr is set when the process could not be started at all.
+	StartErr error
+}
+
+// Done is the number of calls that returned.
+func (p *ProcResult) Done() int {
+	n := 0
+	for _, c := range p.Calls {
+		if c.State == Done {
+			n++
+		}
+	}
+	return n
+}
+
+// Ordinary program names: trigger processes are named like the programs
+// of a real system, so no name or prefix tells them apart.
+var ordinaryNames = []string{
+	"cat", "sh", "bash", "python3", "node", "less", "grep", "sed", "awk",
+	"vim", "ls", "cp", "find", "sshd", "cron", "nginx", "java", "curl",
+	"systemd", "dbus-daemon", "containerd", "kubelet", "runc", "perl",
+	"ruby", "make", "gcc", "tar", "gzip", "rsync", "top", "ps", "env",
+	"sudo", "login", "agetty", "journalctl", "apt-get", "dpkg", "git",
+}
+
+// RandomComms returns n process names: ordinary program names and random
+// words, at least two of them equal (so a program that reports each name
+// once is caught) and at least two ordinary. Names are at most 15 bytes.
+func RandomComms(r *rand.Rand, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		if i < 2 || r.IntN(3) > 0 {
+			out[i] = ordinaryNames[r.IntN(len(ordinaryNames))]
+			continue
+		}
+		w := make([]byte, 3+r.IntN(12))
+		for j := range w {
+			w[j] = byte('a' + r.IntN(26))
+		}
+		out[i] = string(w)
+	}
+	if n >= 3 {
+		out[n-1] = out[r.IntN(n-1)]
+	}
+	r.Shuffle(n, func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+// A Launcher starts trigger processes as copies of this binary named
+// after their comm, so that even at exec, before a process names its
+// threads, nothing in its name points at the grader.
+type Launcher struct {
+	dir string
+	bin string
+	env []string
+}
+
+// NewLauncher copies the running binary into dir (which it owns).
+func NewLauncher(dir string) (*Launcher, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, ".trigger")
+	if err := copyFile(self, bin); err != nil {
+		return nil, fmt.Errorf("copying the trigger binary: %w", err)
+	}
+	return &Launcher{dir: dir, bin: bin, env: []string{"PATH=/usr/bin:/bin", "HOME=/"}}, nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// Prepare makes the executable names the scenario's processes need. It
+// writes files, so call it before the student's program is attached.
+func (l *Launcher) Prepare(s *Scenario) error {
+	for _, p := range s.Procs {
+		if p.Comm == "" || len(p.Comm) > 15 || strings.ContainsAny(p.Comm, "/\x00") {
+			return fmt.Errorf("process name %q: want 1 to 15 bytes, no slash", p.Comm)
+		}
+		path := filepath.Join(l.dir, p.Comm)
+		if _, err := os.Lstat(path); err == nil {
+			continue
+		}
+		if err := os.Link(l.bin, path); err != nil {
+			if err := copyFile(l.bin, path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Started is a scenario whose processes have started and wait, each
+// ready with its threads, for the word to make their calls.
+type Started struct {
+	s       *Scenario
+	results []*ProcResult
+	runs    []*running
+}
+
+type running struct {
+	pr     *ProcResult
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	ready  chan struct{}
+	ended  chan struct{} // stdout closed
+	stderr bytes.Buffer
+}
+
+// Start starts every process of the scenario and waits until each is
+// ready (its threads made and named) or gone, within the scenario's
+// deadline. A process starting opens files (the Go runtime does): start
+// before the student's program is attached, and those opens are not
+// part of the scenario. Prepare must have been called.
+func (l *Launcher) Start(ctx context.Context, s *Scenario) (*Started, error) {
+	st := &Started{s: s}
+	for i, p := range s.Procs {
+		pl := plan{Comm: p.Comm, Threads: p.Threads}
+		pr := &ProcResult{Process: p, Index: i}
+		for j, c := range p.Calls {
+			raw, err := json.Marshal(c.Args)
+			if err != nil {
+				return nil, fmt.Errorf("process %d call %d: %w", i, j, err)
+			}
+			if c.Thread < 0 || c.Thread > p.Threads {
+				return nil, fmt.Errorf("process %d call %d on thread %d of %d", i, j, c.Thread, p.Threads)
+			}
+			pl.Calls = append(pl.Calls, planCall{Op: c.Op, Args: raw, Thread: c.Thread})
+			pr.Calls = append(pr.Calls, &CallResult{Call: c, Proc: pr, Index: j})
+		}
+		b, err := json.Marshal(pl)
+		if err != nil {
+			return nil, err
+		}
+		st.results = append(st.results, pr)
+		st.runs = append(st.runs, l.start(pr, append(b, '\n')))
+	}
+	dctx, cancel := context.WithTimeout(ctx, s.deadline())
+	defer cancel()
+	for _, r := range st.runs {
+		select {
+		case <-r.ready:
+		case <-r.ended:
+		case <-dctx.Done():
+		}
+	}
+	return st, ctx.Err()
+}
+
+func (s *Scenario) deadline() time.Duration {
+	if s.Deadline > 0 {
+		return s.Deadline
+	}
+	return 10 * time.Second
+}
+
+// start starts one process and hands it its plan.
+func (l *Launcher) start(pr *ProcResult, plan []byte) *running {
+	r := &running{pr: pr, ready: make(chan struct{}), ended: make(chan struct{})}
+	// Explicit pipes for all three streams: os/exec opens /dev/null for a
+	// nil one, and the grader must not open files while a program that
+	// punishes openers is attached.
+	cmd := exec.Command(filepath.Join(l.dir, pr.Comm), TriggerCommand)
+	cmd.Env = l.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err1 := cmd.StdinPipe()
+	stdout, err2 := cmd.StdoutPipe()
+	cmd.Stderr = &r.stderr
+	if err := errors.Join(err1, err2); err != nil {
+		pr.StartErr = err
+		close(r.ended)
+		return r
+	}
+	if err := cmd.Start(); err != nil {
+		pr.StartErr = err
+		close(r.ended)
+		return r
+	}
+	r.cmd, r.stdin = cmd, stdin
+	pr.Pid = cmd.Process.Pid
+	go readReports(r, stdout)
+	_, _ = stdin.Write(plan)
+	return r
+}
+
+// Go lets the processes make their calls, Together at a time, and returns
+// how each ran. It opens no file, so a program that punishes processes
+// that open files cannot reach the grader through it.
+func (st *Started) Go(ctx context.Context) ([]*ProcResult, error) {
+	together := max(st.s.Together, 1)
+	deadline := st.s.deadline()
+	for i := 0; i < len(st.runs); i += together {
+		if runGroup(ctx, st.runs[i:min(i+together, len(st.runs))], deadline) {
+			// A program that stops processes stops them in every group:
+			// once it has been seen, later groups get a short deadline.
+			deadline = min(deadline, HungAfter)
+		}
+		if err := ctx.Err(); err != nil {
+			st.Kill()
+			return st.results, err
+		}
+	}
+	return st.results, nil
+}
+
+// Kill ends every process still running (after an error).
+func (st *Started) Kill() {
+	for _, r := range st.runs {
+		if r.cmd != nil && r.cmd.ProcessState == nil {
+			_ = r.cmd.Process.Kill()
+			<-r.ended
+			_ = r.cmd.Wait()
+		}
+	}
+}
+
+// Run starts the scenario's processes and lets them go at once.
+func (l *Launcher) Run(ctx context.Context, s *Scenario) ([]*ProcResult, error) {
+	st, err := l.Start(ctx, s)
+	if err != nil {
+		if st != nil {
+			st.Kill()
+		}
+		return nil, err
+	}
+	return st.Go(ctx)
+}
+
+func runGroup(ctx context.Context, rs []*running, deadline time.Duration) (hung bool) {
+	dctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	for _, r := range rs {
+		if r.cmd == nil {
+			continue
+		}
+		select {
+		case <-r.ready:
+			_, _ = r.stdin.Write([]byte{'g'})
+		default:
+		}
+		r.stdin.Close()
+	}
+	for _, r := range rs {
+		if r.cmd == nil {
+			continue
+		}
+		select {
+		case <-r.ended:
+		default:
+			select {
+			case <-r.ended:
+			case <-dctx.Done():
+				select {
+				case <-r.ended: // ended as the deadline passed
+				default:
+					r.pr.Hung = true
+					hung = true
+					_ = r.cmd.Process.Kill()
+					<-r.ended
+				}
+			}
+		}
+		err := r.cmd.Wait()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				r.pr.Signal = ws.Signal()
+			} else {
+				r.pr.Code = ee.ExitCode()
+			}
+		}
+		if r.pr.Hung {
+			r.pr.Signal = 0
+		}
+		r.pr.Stderr = r.stderr.String()
+		// The call in which a process died is the first that did not return.
+		if r.pr.Ready && (r.pr.Signal != 0 || r.pr.Hung) {
+			for _, c := range r.pr.Calls {
+				if c.State == NotRun {
+					c.State = Died
+					break
+				}
+			}
+		}
+	}
+	return hung
+}
+
+// readReports reads a trigger's report lines: ready, then one per call.
+func readReports(r *running, stdout io.Reader) {
+	defer close(r.ended)
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !r.pr.Ready {
+			var rl readyLine
+			if json.Unmarshal(line, &rl) != nil || len(rl.Tids) != r.pr.Threads+1 {
+				continue
+			}
+			r.pr.Tids = rl.Tids
+			for _, c := range r.pr.Calls {
+				c.Tid = rl.Tids[c.Thread]
+			}
+			r.pr.Ready = true
+			close(r.ready)
+			continue
+		}
+		var d doneLine
+		if json.Unmarshal(line, &d) != nil || d.I < 0 || d.I >= len(r.pr.Calls) {
+			continue
+		}
+		c := r.pr.Calls[d.I]
+		c.State, c.Result, c.Tid = Done, d.Result, d.Tid
+	}
+	// Drain whatever is left, so the process never blocks on a full pipe.
+	_, _ = io.Copy(io.Discard, stdout)
+}
+
+// SeedFrom returns a random source for a seed: the same seed gives the
+// same scenario.
+func SeedFrom(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, 0x62_70_66_6c_61_62)) // "bpflab"
+}

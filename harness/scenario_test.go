@@ -1,0 +1,353 @@
+package harness
+
+import (
+	"context"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf/btf"
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+)
+
+// TestMain lets the test binary run as a trigger process, and as a
+// grader's worker that misbehaves as $BPFLAB_TEST_WORKER says.
+func TestMain(m *testing.M) {
+	if IsTrigger() {
+		TriggerMain()
+	}
+	if len(os.Args) > 1 && os.Args[1] == WorkerCommand {
+		fakeWorker(os.Getenv("BPFLAB_TEST_WORKER"))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeWorker reports a check, then dies, hangs or reports in full.
+func fakeWorker(how string) {
+	c := Check{Name: "compile", Status: Pass, Reason: "clang built the object"}
+	writeLine(workerLine{Check: &c})
+	switch how {
+	case "kill":
+		_ = unix.Kill(os.Getpid(), syscall.SIGKILL)
+	case "hang":
+		time.Sleep(time.Hour)
+	case "panic":
+		panic("worker bug")
+	}
+	writeLine(workerLine{Report: &Report{Lab: "lab-x", Source: "s.bpf.c", Checks: []Check{c}}})
+	os.Exit(0)
+}
+
+func TestSupervise(t *testing.T) {
+	lab := &Lab{ID: "lab-x"}
+	old := submissionTimeout
+	submissionTimeout = 2 * time.Second
+	t.Cleanup(func() { submissionTimeout = old })
+	for _, tc := range []struct {
+		how, reason string
+	}{
+		{"ok", ""},
+		{"kill", "killed by SIGKILL"},
+		{"hang", "ran past 2s"},
+		{"panic", "panic: worker bug"},
+	} {
+		t.Run(tc.how, func(t *testing.T) {
+			t.Setenv("BPFLAB_TEST_WORKER", tc.how)
+			start := time.Now()
+			r := Supervise(context.Background(), lab, "s.bpf.c", "/nonexistent.o", "6.12", 7)
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("took %v", d)
+			}
+			if len(r.Checks) == 0 || r.Checks[0].Name != "compile" || r.Checks[0].Status != Pass {
+				t.Fatalf("the check sent before the end is lost: %+v", r.Checks)
+			}
+			if tc.reason == "" {
+				if !r.Passed() {
+					t.Errorf("a worker that reported in full fails: %+v", r.Checks)
+				}
+				return
+			}
+			last := r.Checks[len(r.Checks)-1]
+			if last.Name != "grader" || last.Status != Fail || !strings.Contains(last.Reason, tc.reason) {
+				t.Errorf("last check %+v, want grader FAIL saying %q", last, tc.reason)
+			}
+			if r.Seed != 7 || r.Kernel != "6.12" || r.Source != "s.bpf.c" {
+				t.Errorf("report header %+v", r)
+			}
+		})
+	}
+}
+
+type noArgs struct{}
+
+// whoami reports the calling thread: its id in Ret, its name in Note.
+var opWhoami = RegisterOp("test.whoami", func(noArgs) (Result, error) {
+	var name [16]byte
+	if err := unix.Prctl(unix.PR_GET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0); err != nil {
+		return Result{}, err
+	}
+	return Result{Ret: int64(unix.Gettid()), Note: CString(name[:])}, nil
+})
+
+var opSignal = RegisterOp("test.signal", func(sig int) (Result, error) {
+	return Result{}, unix.Kill(os.Getpid(), syscall.Signal(sig))
+})
+
+var opFail = RegisterOp("test.errno", func(e int) (Result, error) {
+	return Result{Errno: syscall.Errno(e)}, nil
+})
+
+func launch(t *testing.T, s *Scenario) []*ProcResult {
+	t.Helper()
+	l, err := NewLauncher(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Prepare(s); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestScenarioThreads: calls on thread 0 have tid == pid, calls on other
+// threads have tids of their own, and every thread carries the process's
+// name, for processes started together.
+func TestScenarioThreads(t *testing.T) {
+	calls := []Call{{Op: opWhoami}, {Op: opWhoami, Thread: 1}, {Op: opWhoami, Thread: 2}, {Op: opWhoami, Thread: 1}, {Op: opFail, Args: 2}}
+	s := &Scenario{Together: 2, Procs: []*Process{
+		{Comm: "cat", Threads: 2, Calls: calls},
+		{Comm: "python3", Threads: 2, Calls: calls},
+		{Comm: "cat", Threads: 2, Calls: calls},
+	}}
+	for _, p := range launch(t, s) {
+		if !p.Ready || p.Signal != 0 || p.Code != 0 || p.Hung {
+			t.Fatalf("process %s: %+v, stderr %q", p.Comm, p, p.Stderr)
+		}
+		tid := func(i int) int { return int(p.Calls[i].Result.Ret) }
+		if tid(0) != p.Pid || p.Calls[0].Tid != p.Pid {
+			t.Errorf("main-thread call ran on tid %d, want the pid %d", tid(0), p.Pid)
+		}
+		if tid(1) == p.Pid || tid(2) == p.Pid || tid(1) == tid(2) {
+			t.Errorf("thread calls ran on tids %d, %d (pid %d): want two other threads", tid(1), tid(2), p.Pid)
+		}
+		if tid(3) != tid(1) {
+			t.Errorf("two calls on thread 1 ran on %d and %d", tid(1), tid(3))
+		}
+		for i, c := range p.Calls[:4] {
+			if c.State != Done || c.Result.Note != p.Comm || c.Tid != tid(i) {
+				t.Errorf("call %d: %+v, want done on tid %d named %q", i, c, tid(i), p.Comm)
+			}
+		}
+		if c := p.Calls[4]; c.Result.Errno != syscall.ENOENT {
+			t.Errorf("errno call: %+v", c)
+		}
+	}
+}
+
+// TestScenarioDeaths: a process killed in a call has that call Died and
+// the rest NotRun; a stopped process is killed at the deadline and
+// reported as hung, and the groups after it still run.
+func TestScenarioDeaths(t *testing.T) {
+	s := &Scenario{Together: 2, Deadline: 3 * time.Second, Procs: []*Process{
+		{Comm: "killed", Calls: []Call{{Op: opWhoami}, {Op: opSignal, Args: int(syscall.SIGKILL)}, {Op: opWhoami}}},
+		{Comm: "stopped", Threads: 1, Calls: []Call{{Op: opSignal, Args: int(syscall.SIGSTOP), Thread: 1}, {Op: opWhoami}}},
+		{Comm: "later", Calls: []Call{{Op: opWhoami}}},
+	}}
+	start := time.Now()
+	res := launch(t, s)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v with a 3s deadline", d)
+	}
+	states := func(p *ProcResult) []CallState {
+		var out []CallState
+		for _, c := range p.Calls {
+			out = append(out, c.State)
+		}
+		return out
+	}
+	if p := res[0]; p.Signal != syscall.SIGKILL || p.Hung || !cmp.Equal(states(p), []CallState{Done, Died, NotRun}) {
+		t.Errorf("killed: signal %v hung %v states %v", p.Signal, p.Hung, states(p))
+	}
+	if p := res[1]; !p.Hung || !cmp.Equal(states(p), []CallState{Died, NotRun}) {
+		t.Errorf("stopped: hung %v states %v", p.Hung, states(p))
+	}
+	if p := res[2]; !p.Ready || p.Done() != 1 {
+		t.Errorf("the group after a hung one: %+v", p)
+	}
+}
+
+func TestRandomComms(t *testing.T) {
+	r := SeedFrom(7)
+	for n := 3; n < 30; n++ {
+		cs := RandomComms(r, n)
+		seen := map[string]int{}
+		ordinary := 0
+		for _, c := range cs {
+			if len(c) == 0 || len(c) > 15 {
+				t.Errorf("name %q", c)
+			}
+			seen[c]++
+			for _, o := range ordinaryNames {
+				if c == o {
+					ordinary++
+					break
+				}
+			}
+		}
+		if len(seen) == n {
+			t.Errorf("%d names, none twice: %v", n, cs)
+		}
+		if ordinary < 2 {
+			t.Errorf("fewer than two ordinary names: %v", cs)
+		}
+	}
+	if cmp.Equal(RandomComms(SeedFrom(1), 10), RandomComms(SeedFrom(2), 10)) {
+		t.Error("two seeds, the same names")
+	}
+	if !cmp.Equal(RandomComms(SeedFrom(3), 10), RandomComms(SeedFrom(3), 10)) {
+		t.Error("one seed, different names")
+	}
+}
+
+type testEvent struct {
+	Pid  uint32
+	Name string
+}
+
+// A rule for Judge's tests: call "hit" must give {pid, "hit"} and kill;
+// any other call must give nothing.
+var testOracle = &Oracle[testEvent]{
+	Rule: func(c *CallResult) Expect[testEvent] {
+		if c.Args == "hit" {
+			return Expect[testEvent]{Events: []Want[testEvent]{{"reported", testEvent{uint32(c.Proc.Pid), "hit"}}}, Kill: true}
+		}
+		if c.Args == "rep" { // reported, not killed
+			return Expect[testEvent]{Events: []Want[testEvent]{{"reported", testEvent{uint32(c.Proc.Pid), "rep"}}}}
+		}
+		return Expect[testEvent]{Silent: "silent"}
+	},
+	About:     func(c *CallResult, e testEvent) bool { return c.Args == e.Name },
+	Pid:       func(e testEvent) uint32 { return e.Pid },
+	Describe:  func(c *CallResult) string { return c.Args.(string) + "()" },
+	KillCheck: "kill", LiveCheck: "live", StrayCheck: "silent",
+}
+
+// proc makes a process that ran calls named by args on the given threads;
+// done calls returned, the one after them died (when signal is set).
+func proc(pid int, tids []int, sig syscall.Signal, done int, calls ...Call) *ProcResult {
+	p := &ProcResult{Process: &Process{Comm: "cat", Threads: len(tids) - 1, Calls: calls}, Pid: pid, Tids: tids, Ready: true, Signal: sig}
+	for i, c := range calls {
+		cr := &CallResult{Call: c, Proc: p, Index: i, Tid: tids[c.Thread]}
+		switch {
+		case i < done:
+			cr.State = Done
+		case i == done && sig != 0:
+			cr.State = Died
+		}
+		p.Calls = append(p.Calls, cr)
+	}
+	return p
+}
+
+func TestJudge(t *testing.T) {
+	checks := []string{"reported", "silent", "kill", "live"}
+	hit := func(thread int) Call { return Call{Args: "hit", Thread: thread} }
+	miss := Call{Args: "miss"}
+	for _, tc := range []struct {
+		name   string
+		procs  []*ProcResult
+		events []testEvent
+		want   map[string]string // failed check -> a piece of its smallest case's words
+	}{
+		{"right", []*ProcResult{proc(10, []int{10}, syscall.SIGKILL, 1, miss, hit(0)), proc(20, []int{20}, 0, 1, miss)},
+			[]testEvent{{10, "hit"}, {99, "other process"}}, nil},
+		{"thread id", []*ProcResult{proc(10, []int{10, 11}, syscall.SIGKILL, 0, hit(1))},
+			[]testEvent{{11, "hit"}}, map[string]string{"reported": "the event says pid 11, which is the thread id; want 10"}},
+		{"missing and not killed", []*ProcResult{proc(10, []int{10}, 0, 1, hit(0))},
+			nil, map[string]string{"reported": "no event", "kill": "went on"}},
+		{"twice", []*ProcResult{proc(10, []int{10}, syscall.SIGKILL, 0, hit(0))},
+			[]testEvent{{10, "hit"}, {10, "hit"}}, map[string]string{"reported": "2 events; want 1"}},
+		{"decoy reported and killed", []*ProcResult{proc(10, []int{10}, syscall.SIGKILL, 0, miss, miss)},
+			[]testEvent{{10, "miss"}}, map[string]string{"silent": "miss() by process 10", "live": "killed by SIGKILL in this call"}},
+		{"killed at start", []*ProcResult{{Process: &Process{Comm: "sh", Calls: []Call{hit(0)}}, Pid: 10, Signal: syscall.SIGKILL,
+			Calls: []*CallResult{{Call: hit(0)}}}, proc(20, []int{20}, 0, 1, miss)},
+			[]testEvent{{10, "startup"}}, map[string]string{"reported": "never ran", "kill": "never ran", "live": "as it started", "silent": "none of its calls explains"}},
+		{"thread id, main-thread event first", []*ProcResult{proc(10, []int{10, 11}, 0, 2, Call{Args: "rep", Thread: 1}, Call{Args: "rep"})},
+			[]testEvent{{11, "rep"}, {10, "rep"}}, map[string]string{"reported": "rep() from a second thread of process 10 (\"cat\", tid 11): the event says pid 11, which is the thread id"}},
+		{"stray", []*ProcResult{proc(20, []int{20}, 0, 1, miss)},
+			[]testEvent{{20, "/proc/self/mountinfo"}}, map[string]string{"silent": "none of its calls explains"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A process killed at start has its call results linked by hand.
+			for _, p := range tc.procs {
+				for i, c := range p.Calls {
+					c.Proc, c.Index = p, i
+				}
+			}
+			got := map[string]string{}
+			for _, v := range Judge(testOracle, tc.procs, tc.events, checks) {
+				if v.Cases == 0 && v.Check != "kill" && v.Check != "live" && v.Check != "silent" && v.Check != "reported" {
+					t.Errorf("check %s judged nothing", v.Check)
+				}
+				if len(v.Failures) > 0 {
+					got[v.Check] = v.Failures[0].Words
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Errorf("failed checks %v, want %v", got, tc.want)
+			}
+			for c, piece := range tc.want {
+				if !strings.Contains(got[c], piece) {
+					t.Errorf("check %s: %q, want it to say %q", c, got[c], piece)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckLayout(t *testing.T) {
+	u32 := &btf.Int{Name: "u32", Size: 4}
+	char := &btf.Int{Name: "char", Size: 1, Encoding: btf.Char}
+	mk := func(pathOff uint32, size uint32) *btf.Spec {
+		st := &btf.Struct{Name: "event", Size: size, Members: []btf.Member{
+			{Name: "pid", Type: u32, Offset: 0},
+			{Name: "comm", Type: &btf.Array{Index: u32, Type: char, Nelems: 16}, Offset: 32},
+			{Name: "path", Type: &btf.Array{Index: u32, Type: char, Nelems: 256}, Offset: btf.Bits(pathOff * 8)},
+		}}
+		b, err := btf.NewBuilder([]btf.Type{st}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := b.Marshal(nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec, err := btf.LoadSpecFromReader(strings.NewReader(string(raw)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return spec
+	}
+	type ev struct {
+		Pid  uint32
+		Comm [16]byte
+		Path [256]byte
+	}
+	if err := CheckLayout[ev](mk(20, 276), "event"); err != nil {
+		t.Errorf("same layout: %v", err)
+	}
+	if err := CheckLayout[ev](mk(24, 280), "event"); err == nil {
+		t.Error("a struct 4 bytes longer passes")
+	}
+	if err := CheckLayout[ev](mk(20, 276), "other"); err == nil {
+		t.Error("a missing struct passes")
+	}
+}

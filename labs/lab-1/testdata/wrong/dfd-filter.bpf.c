@@ -1,0 +1,20 @@
+//go:build ignore
+// SPDX-License-Identifier: GPL-2.0
+#include "wrong.h"
+
+/* Known wrong: watches only calls whose dfd is AT_FDCWD; an absolute
+ * name ignores dfd, so any other dfd opens the same file unseen. */
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int on_openat(struct trace_event_raw_sys_enter *ctx)
+{
+	if ((int)ctx->args[0] != -100)
+		return 0;
+	if (!opens_target(ctx))
+		return 0;
+	report_open(ctx);
+	bpf_send_signal(9);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,20 @@
+//go:build ignore
+// SPDX-License-Identifier: GPL-2.0
+#include "wrong.h"
+
+/* Known wrong: "blocks" deletions by killing every process that deletes
+ * a file, the grader's test processes included. */
+SEC("kprobe/do_unlinkat")
+int BPF_KPROBE(on_unlink, int dfd, struct filename *name)
+{
+	bpf_send_signal(9);
+	struct event *e = start_event(EVENT_ENTRY);
+
+	if (!e)
+		return 0;
+	bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(name, name));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+CORRECT_KRETPROBE
