@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,18 +80,33 @@ var configKeys = map[string]bool{
 	"boot-timeout": true, "run-timeout": true, "parallel": true,
 }
 
-// parse applies the config file, then the command line, which wins.
-func (v *vmFlags) parse(fs *flag.FlagSet, args []string) error {
-	if p := findConfig(); p != "" {
-		if err := applyConfig(fs, p); err != nil {
-			return err
-		}
-	}
-	if err := parseFlags(fs, args); err != nil {
+// parse applies the config file, then the command line, which wins, and
+// checks the values. -h prints help to help.
+func (v *vmFlags) parse(fs *flag.FlagSet, args []string, help io.Writer) error {
+	if err := applyConfigFile(fs); err != nil {
 		return err
 	}
+	if err := parseFlags(fs, args, help); err != nil {
+		return err
+	}
+	return v.check()
+}
+
+// applyConfigFile applies the nearest config file, if there is one.
+func applyConfigFile(fs *flag.FlagSet) error {
+	if p := findConfig(); p != "" {
+		return applyConfig(fs, p)
+	}
+	return nil
+}
+
+// check refuses values no guest can boot with, before anything is done.
+func (v *vmFlags) check() error {
 	if v.memory < 64 {
 		return vmtest.Errorf(vmtest.ClassUsage, "--memory %d MiB is too small for a guest: use 128 or more", v.memory)
+	}
+	if err := checkMemory(v.memory); err != nil {
+		return err
 	}
 	if v.cpus < 1 {
 		return vmtest.Errorf(vmtest.ClassUsage, "--cpus must be at least 1")

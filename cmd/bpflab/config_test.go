@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ func TestConfigFile(t *testing.T) {
 
 	write("# comment\nmemory = 1024 # trailing\ncpus=2\nboot-timeout = 90s\nparallel = 3\n")
 	fs, vf := newFlags()
-	if err := vf.parse(fs, []string{"--cpus", "4"}); err != nil {
+	if err := vf.parse(fs, []string{"--cpus", "4"}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if vf.memory != 1024 || vf.cpus != 4 || vf.bootTimeout != 90*time.Second {
@@ -44,7 +45,7 @@ func TestConfigFile(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			write(tc.body)
 			fs, vf := newFlags()
-			err := vf.parse(fs, nil)
+			err := vf.parse(fs, nil, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("got %v, want an error with %q", err, tc.msg)
 			}
@@ -64,7 +65,7 @@ func TestCommittedConfigIsDefaults(t *testing.T) {
 	}()
 	def := map[string]string{}
 	fs.VisitAll(func(f *flag.Flag) { def[f.Name] = f.Value.String() })
-	if err := vf.parse(fs, nil); err != nil {
+	if err := vf.parse(fs, nil, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join("..", "..", configName))

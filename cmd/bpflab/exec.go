@@ -52,9 +52,10 @@ func (v *vmFlags) register(fs *flag.FlagSet, defaultKernel string) {
 	fs.DurationVar(&v.bootTimeout, "boot-timeout", 60*time.Second, "deadline for the guest's init to start")
 	fs.DurationVar(&v.runTimeout, "run-timeout", 0, "deadline for the program (default 10m, or the test's -test.timeout plus 1m)")
 	fs.BoolVar(&v.console, "console", false, "print the kernel console to stderr")
-	fs.BoolVar(&v.verbose, "v", false, "verbose: progress and the QEMU command line")
-	fs.Var(&v.env, "env", "KEY=VALUE to set in the guest (repeatable)")
-	fs.Var(&v.qemuArgs, "qemu-arg", "extra QEMU argument (repeatable; for debugging)")
+	fs.BoolVar(&v.verbose, "v", false, "verbose: debug logs, the QEMU command line, and checks' details in full")
+	fs.BoolVar(&v.verbose, "verbose", false, "same as -v") // hidden from help: the flag is -v
+	fs.Var(&v.env, "env", "`KEY=VALUE` to set in the guest (repeatable)")
+	fs.Var(&v.qemuArgs, "qemu-arg", "extra QEMU `argument` (repeatable; for debugging)")
 	fs.StringVar(&v.cmdline, "cmdline", "", "appended to the kernel command line")
 }
 
@@ -89,8 +90,8 @@ func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("exec", flag.ContinueOnError)
 	var vf vmFlags
 	vf.register(fs, "")
-	report := fs.String("report", "", "append a JSON line with the outcome and test counts to FILE")
-	if err := vf.parse(fs, args); err != nil {
+	report := fs.String("report", "", "append a JSON line with the outcome and test counts to `FILE`")
+	if err := vf.parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -218,7 +219,7 @@ func execOne(ctx context.Context, vf *vmFlags, t target, argv []string, stdout, 
 	if err != nil {
 		c := vmtest.ClassOf(err)
 		o.Exit, o.Class = c.ExitCode(), c.String()
-		reportFailure(stderr, err, vf, t, argv, res)
+		reportFailure(stderr, err, t, reproCommand(vf, t, argv, res))
 		return o, exitError{c.ExitCode()}
 	}
 	log.Debug("guest run finished", "kernel", t.name, "accel", res.Accel, "boot", res.Boot.Round(time.Millisecond), "total", res.Total.Round(time.Millisecond))
@@ -230,8 +231,8 @@ func execOne(ctx context.Context, vf *vmFlags, t target, argv []string, stdout, 
 }
 
 // reportFailure prints the one-line reason, the console tail where it
-// explains the failure, and a command that reproduces the run.
-func reportFailure(w io.Writer, err error, vf *vmFlags, t target, argv []string, res *vmtest.Result) {
+// explains the failure, and repro, a command that reproduces the run.
+func reportFailure(w io.Writer, err error, t target, repro []string) {
 	var verr *vmtest.Error
 	errors.As(err, &verr)
 	c := vmtest.ClassOf(err)
@@ -242,7 +243,7 @@ func reportFailure(w io.Writer, err error, vf *vmFlags, t target, argv []string,
 			fmt.Fprintf(w, "  | %s\n", l)
 		}
 	}
-	fmt.Fprintf(w, "bpflab: reproduce with: %s\n", vmtest.ShellQuote(reproCommand(vf, t, argv, res)))
+	fmt.Fprintf(w, "bpflab: reproduce with: %s\n", vmtest.ShellQuote(repro))
 }
 
 // reproCommand is a bpflab command line that boots the same guest and runs

@@ -138,11 +138,19 @@ func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(args) == 0 {
 		return vmtest.Errorf(vmtest.ClassUsage, "kernels needs a subcommand: fetch, list or update")
 	}
-	fs := flag.NewFlagSet("kernels "+args[0], flag.ContinueOnError)
+	name := "kernels " + args[0]
+	if isHelpFlag(args[0]) {
+		name = "kernels"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var sf storeFlags
 	sf.register(fs)
 	verbose := fs.Bool("v", false, "verbose")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if name == "kernels" {
+		printHelp(stdout, fs)
+		return flag.ErrHelp
+	}
+	if err := parseFlags(fs, args[1:], stdout); err != nil {
 		return err
 	}
 	log := newLogger(stderr, *verbose)

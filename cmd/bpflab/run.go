@@ -45,28 +45,22 @@ func defaultParallel(memoryMiB int) int {
 	return max(1, n)
 }
 
-func availableMiB() int {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		var kb int
-		if _, err := fmt.Sscanf(l, "MemAvailable: %d kB", &kb); err == nil {
-			return kb / 1024
-		}
-	}
-	return 0
-}
+func availableMiB() int { return meminfoMiB("MemAvailable") }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var vf vmFlags
 	vf.register(fs, "")
 	parallel := fs.Int("parallel", 0, "kernels run at once (default: fits the cores and free memory)")
-	jsonOut := fs.String("json", "", "write the summary as JSON to FILE")
-	junitOut := fs.String("junit", "", "write the results as JUnit XML to FILE")
-	if err := vf.parse(fs, args); err != nil {
+	jsonOut := fs.String("json", "", "write the summary as JSON to `FILE`")
+	junitOut := fs.String("junit", "", "write the results as JUnit XML to `FILE`")
+	if err := vf.parse(fs, args, stdout); err != nil {
+		return err
+	}
+	if err := checkOutput("--json", *jsonOut); err != nil {
+		return err
+	}
+	if err := checkOutput("--junit", *junitOut); err != nil {
 		return err
 	}
 	cmdline := fs.Args()

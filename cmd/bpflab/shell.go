@@ -25,7 +25,7 @@ func cmdShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("shell", flag.ContinueOnError)
 	var vf vmFlags
 	vf.register(fs, "")
-	if err := vf.parse(fs, args); err != nil {
+	if err := vf.parse(fs, args, stdout); err != nil {
 		return err
 	}
 	log := newLogger(stderr, vf.verbose)
@@ -96,7 +96,7 @@ func cmdShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		reportFailure(stderr, err, &vf, t, job.Args, res)
+		reportFailure(stderr, err, t, reproCommand(&vf, t, job.Args, res))
 		return exitError{vmtest.ClassOf(err).ExitCode()}
 	}
 	if code := res.Status.ShellCode(); code != 0 {
