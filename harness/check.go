@@ -1,11 +1,14 @@
 package harness
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
+	"time"
 )
 
 // Status is a check's outcome.
@@ -43,6 +46,77 @@ type Report struct {
 	// Notes are facts about the run a reader should know (the kernel
 	// skipped runs of the program, processes were run again).
 	Notes []string `json:"notes,omitempty"`
+
+	// What an instructor needs to prove which file got which grade,
+	// filled in on the host when grading ends ([Report.Seal]).
+	Verdict string    `json:"verdict,omitempty"` // PASS or FAIL
+	Counts  Counts    `json:"counts"`
+	SHA256  string    `json:"sha256,omitempty"` // of the source file graded
+	Version string    `json:"bpflab_version,omitempty"`
+	Time    time.Time `json:"time,omitzero"`
+}
+
+// Counts are how many checks passed, failed and were skipped.
+type Counts struct {
+	Pass int `json:"pass"`
+	Fail int `json:"fail"`
+	Skip int `json:"skip"`
+}
+
+// Version is bpflab's version: the module version, or the VCS revision it
+// was built from (with "+dirty" for uncommitted changes).
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "+dirty"
+	}
+	return rev
+}
+
+// Seal fills in the verdict, the counts, the source's SHA-256, bpflab's
+// version and the time.
+func (r *Report) Seal(src string) {
+	r.Counts = Counts{}
+	for _, c := range r.Checks {
+		switch c.Status {
+		case Pass:
+			r.Counts.Pass++
+		case Fail:
+			r.Counts.Fail++
+		case Skip:
+			r.Counts.Skip++
+		}
+	}
+	r.Verdict = string(Fail)
+	if r.Passed() {
+		r.Verdict = string(Pass)
+	}
+	if b, err := os.ReadFile(src); err == nil {
+		r.SHA256 = fmt.Sprintf("%x", sha256.Sum256(b))
+	}
+	r.Version = Version()
+	r.Time = time.Now().UTC().Truncate(time.Second)
 }
 
 // Passed reports whether no check failed (skips do not fail a grade) and

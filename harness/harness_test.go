@@ -92,3 +92,24 @@ func TestAttachHint(t *testing.T) {
 		t.Errorf("hint for an unknown cause: %q", h)
 	}
 }
+
+// TestSeal: a report carries its verdict, counts, the source's SHA-256,
+// bpflab's version and a time, so an instructor can prove which file got
+// which grade.
+func TestSeal(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "a.bpf.c")
+	if err := os.WriteFile(src, []byte("int x;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &Report{Checks: []Check{{Name: "a", Status: Pass}, {Name: "b", Status: Fail}, {Name: "c", Status: Skip}}}
+	r.Seal(src)
+	if r.Verdict != "FAIL" || r.Counts != (Counts{Pass: 1, Fail: 1, Skip: 1}) {
+		t.Errorf("verdict %q counts %+v", r.Verdict, r.Counts)
+	}
+	if r.SHA256 != "7c725f30854a46033dd94f728ac6b08caf10845993cd3ed48e40079cdb0a76a6" { // sha256sum of "int x;\n"
+		t.Errorf("sha256 %q", r.SHA256)
+	}
+	if r.Version == "" || r.Time.IsZero() {
+		t.Errorf("version %q time %v", r.Version, r.Time)
+	}
+}

@@ -79,7 +79,66 @@ func CompileAll(ctx context.Context, lab *Lab, root, dir string, subs []Submissi
 // returns one report per submission, in order. The guest runs cfg.Init
 // (the bpflab binary) with GuestCommand.
 func GradeInVM(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cfg vmtest.Config, dir string) ([]*Report, error) {
+	graded, err := gradeBoot(ctx, lab, subs, kernel, cfg, dir)
+	var ve *vmtest.Error
+	if err == nil || !errors.As(err, &ve) || !guestDied(ve.Class) || countObjs(subs) < 2 {
+		if err != nil {
+			return nil, err
+		}
+		return merge(subs, graded, kernel)
+	}
+	// The guest died (a kernel crash, a hang, memory) with several
+	// submissions in it: grade each in a boot of its own, so one that
+	// brings the kernel down costs only its own grade.
+	graded = nil
+	for _, s := range subs {
+		if s.Obj == "" {
+			continue
+		}
+		one, err := gradeBoot(ctx, lab, []Compiled{s}, kernel, cfg, dir)
+		if err != nil {
+			if ctx.Err() != nil || !errors.As(err, &ve) || !guestDied(ve.Class) {
+				return nil, err
+			}
+			r := &Report{Lab: lab.ID, Kernel: kernel, Source: s.Label, Seed: s.Seed, Checks: []Check{{
+				Name: "grader", Status: Fail,
+				Reason: fmt.Sprintf("the guest's kernel went down while grading this submission (%s): %s", ve.Class, ve.Msg),
+				Hint:   "the other submissions of this run were graded in boots of their own; look at the console lines below",
+				Detail: strings.Join(tail(ve.Console, 20), "\n"),
+			}}}
+			one = []*Report{r}
+		}
+		graded = append(graded, one...)
+	}
+	return merge(subs, graded, kernel)
+}
+
+func guestDied(c vmtest.Class) bool {
+	return c == vmtest.ClassPanic || c == vmtest.ClassTimeout || c == vmtest.ClassOOM
+}
+
+func countObjs(subs []Compiled) int {
+	n := 0
+	for _, s := range subs {
+		if s.Obj != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func tail(lines []string, n int) []string {
+	if len(lines) > n {
+		return lines[len(lines)-n:]
+	}
+	return lines
+}
+
+// gradeBoot grades the compiled objects of subs in one boot and returns
+// their reports, in order.
+func gradeBoot(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cfg vmtest.Config, dir string) ([]*Report, error) {
 	out := filepath.Join(dir, "reports-"+sanitize(kernel)+".json")
+	_ = os.Remove(out)
 	args := []string{cfg.Init, GuestCommand, "--lab", lab.ID, "--kernel", kernel, "--out", out}
 	files := map[string]string{}
 	for _, s := range subs {
@@ -88,23 +147,33 @@ func GradeInVM(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cf
 			files[s.Obj] = s.Obj
 		}
 	}
-	var graded []*Report
-	if len(files) > 0 {
-		job := vmtest.Job{Args: args, Dir: dir, Files: files, Collect: []string{out}, Env: []string{"BPFLAB_GUEST=1"}}
-		res, err := vmtest.Run(ctx, cfg, job)
-		if err != nil {
-			return nil, err
-		}
-		if res.Status.ShellCode() != 0 {
-			return nil, &vmtest.Error{Class: vmtest.ClassInfra,
-				Msg: fmt.Sprintf("the grader in the guest failed (exit %d)", res.Status.ShellCode()), Console: res.Console}
-		}
-		if graded, err = ReadJSON(out); err != nil {
-			return nil, vmtest.Errorf(vmtest.ClassInfra, "reading the grades from the guest: %w", err)
-		}
+	if len(files) == 0 {
+		return nil, nil
 	}
-	return merge(subs, graded, kernel)
+	env := []string{"BPFLAB_GUEST=1"}
+	if v := os.Getenv(testPanicEnv); v != "" {
+		env = append(env, testPanicEnv+"="+v)
+	}
+	job := vmtest.Job{Args: args, Dir: dir, Files: files, Collect: []string{out}, Env: env}
+	res, err := vmtest.Run(ctx, cfg, job)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status.ShellCode() != 0 {
+		return nil, &vmtest.Error{Class: vmtest.ClassInfra,
+			Msg: fmt.Sprintf("the grader in the guest failed (exit %d)", res.Status.ShellCode()), Console: res.Console}
+	}
+	graded, err := ReadJSON(out)
+	if err != nil {
+		return nil, vmtest.Errorf(vmtest.ClassInfra, "reading the grades from the guest: %w", err)
+	}
+	return graded, nil
 }
+
+// testPanicEnv names a submission label at which the guest's grader crashes
+// the kernel on purpose (sysrq 'c'): it exists for the test that proves the
+// other submissions are graded in boots of their own.
+const testPanicEnv = "BPFLAB_TEST_PANIC_LABEL"
 
 // GradeHere grades the compiled objects on the running kernel, in this
 // process (bpflab grade --kernel host). It needs root.
@@ -133,6 +202,9 @@ func merge(subs []Compiled, graded []*Report, kernel string) ([]*Report, error) 
 			return nil, vmtest.Errorf(vmtest.ClassInfra, "fewer objects were graded than given")
 		}
 		reports[i], graded = graded[0], graded[1:]
+	}
+	for i, r := range reports {
+		r.Seal(subs[i].Src)
 	}
 	return reports, nil
 }
@@ -174,6 +246,9 @@ func GuestMain(ctx context.Context, lab *Lab, objs []string, seeds []uint64, ker
 		label, path, ok := strings.Cut(o, "=")
 		if !ok {
 			return fmt.Errorf("--obj %q: want LABEL=PATH", o)
+		}
+		if v := os.Getenv(testPanicEnv); v != "" && v == label && os.Getenv("BPFLAB_GUEST") == "1" {
+			_ = os.WriteFile("/proc/sysrq-trigger", []byte("c"), 0)
 		}
 		reports = append(reports, Supervise(ctx, lab, label, path, kernel, seeds[i]))
 	}

@@ -74,6 +74,9 @@ func Default(tb testing.TB) Kernel {
 
 func requireQEMU(tb testing.TB) {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skipf("boots a guest: skipped under -short; 'make test' runs it (or go test -run '^%s$' without -short)", tb.Name())
+	}
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		missing(tb, "qemu-system-x86_64 is not installed: run 'make test' (it installs it) or scripts/deps.sh")
 	}

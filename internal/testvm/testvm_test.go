@@ -33,7 +33,12 @@ func run(tb *fakeTB, fn func(testing.TB)) {
 }
 
 // A missing kernel skips a test, and fails it when BPFLAB_REQUIRE_VM=1.
+// (Under -short every test that boots skips before looking: see
+// TestShortSkipsBooting.)
 func TestMissingKernelSkipsOrFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("under -short, Kernels skips before it looks for kernels")
+	}
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // an empty cache
 	for _, require := range []string{"", "1"} {
 		t.Setenv(RequireEnv, require)
@@ -45,6 +50,20 @@ func TestMissingKernelSkipsOrFails(t *testing.T) {
 		if require == "" && (!tb.skipped || tb.failed) {
 			t.Errorf("without %s: failed=%v skipped=%v, want a skip", RequireEnv, tb.failed, tb.skipped)
 		}
+	}
+}
+
+// Under -short, a test that asks for kernels skips, with the command that
+// runs it, even with BPFLAB_REQUIRE_VM=1.
+func TestShortSkipsBooting(t *testing.T) {
+	if !testing.Short() {
+		t.Skip("run with -short")
+	}
+	t.Setenv(RequireEnv, "1")
+	tb := &fakeTB{TB: t}
+	run(tb, func(tb testing.TB) { Kernels(tb) })
+	if !tb.skipped || tb.failed {
+		t.Errorf("under -short: skipped=%v failed=%v, want a skip", tb.skipped, tb.failed)
 	}
 }
 
