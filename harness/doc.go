@@ -1,10 +1,15 @@
-// Package harness grades eBPF labs: it compiles a student's BPF C file with
-// clang, loads it with cilium/ebpf (explaining verifier rejections), runs
-// triggers in child processes with a known pid and comm, collects the
-// events the program emits, and turns all of it into named checks that
-// pass, fail or skip with a reason and a hint.
+// Package harness grades eBPF labs. It compiles a student's BPF C file with
+// clang in a sandbox ([Compile]), loads it with cilium/ebpf (explaining
+// verifier rejections, [LoadChecks]), and runs the lab's scenario: trigger
+// processes ([Scenario], [Launcher]) with random ordinary names and extra
+// threads make calls the lab registered ([RegisterOp]) while the program is
+// attached; [RunScene] collects the events the program sends and [Judge]
+// compares them with the lab's rule ([Oracle]), the smallest failing case
+// of each check reported in words ([Record]).
 //
-// Compiling happens on the host ([Compile]); loading, triggering and
-// checking happen in a guest kernel, in the same bpflab binary started as
-// the payload ([Lab.Grade]). A [Report] travels back as JSON.
+// A lab is a [Lab] value registered with [Register]. Compiling happens on
+// the host ([CompileAll]); loading, triggering and checking happen in a
+// guest kernel ([GradeInVM]), where [GuestMain] grades each object in a
+// supervised worker process ([Supervise], [WorkerMain]). A [Report] per
+// submission travels back as JSON.
 package harness

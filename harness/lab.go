@@ -184,7 +184,7 @@ func gradeObject(ctx context.Context, lab *Lab, obj, kernel, source string, seed
 		return r
 	}
 	g.BTF = spec.Types
-	loaded, cs := LoadChecks(spec, chosen)
+	loaded, cs := LoadChecks(spec, chosen, LoadOptions{FullLog: os.Getenv(fullLogEnv) == "1"})
 	for _, c := range cs {
 		g.add(c)
 	}

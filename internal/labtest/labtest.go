@@ -81,7 +81,11 @@ func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.
 				RunTimeout: 5*time.Minute + time.Duration(len(mine))*20*time.Second}
 			reports, err := harness.GradeInVM(ctx, lab, mine, k.Alias, cfg, t.TempDir())
 			if err != nil {
-				t.Fatalf("grading: %v\nguest output:\n%s", err, log.String())
+				repro := []string{"bin/bpflab", "grade", lab.ID, "--kernel", k.Alias, "-v", "--console"}
+				for _, c := range cases {
+					repro = append(repro, "--src", filepath.Join(lab.Dir, c.Src))
+				}
+				t.Fatalf("grading: %v\nguest output:\n%s\nreproduce with: %s", err, log.String(), strings.Join(repro, " "))
 			}
 			for i, c := range which {
 				r := reports[i]

@@ -37,6 +37,8 @@ const (
 	checkControl  = "react-control"
 )
 
+func init() { harness.Register(Lab) }
+
 // Lab is lab 1.
 var Lab = &harness.Lab{
 	ID:       "lab-1",

@@ -30,6 +30,8 @@ const (
 	returnSection = "kretprobe/do_unlinkat"
 )
 
+func init() { harness.Register(Lab) }
+
 // Lab is lab 2.
 var Lab = &harness.Lab{
 	ID:       "lab-2",
