@@ -63,8 +63,9 @@ type Outcome[E comparable] struct {
 // student. So when the programs' miss counter moved, the processes whose
 // only faults are missing events or a missing kill (what a skipped run
 // looks like) are run again, in fresh processes one at a time, up to
-// [MaxReplays] times, and judged on their last run. A program that skips
-// cases on purpose skips them again.
+// [MaxReplays] times, and judged on their last run, as long as there are
+// no more such processes than skipped runs. A program that skips cases on
+// purpose skips them again.
 func RunScene[E comparable](ctx context.Context, s *Scene[E], launcher *Launcher) (*Outcome[E], error) {
 	out := &Outcome[E]{}
 	// round runs processes with the programs attached and returns how they
@@ -110,7 +111,9 @@ func RunScene[E comparable](ctx context.Context, s *Scene[E], launcher *Launcher
 	out.Misses = missed
 	for r := 0; r < MaxReplays && out.Misses > 0 && s.Replayable; r++ {
 		suspects := skippedLooking(verdicts, procs)
-		if len(suspects) == 0 {
+		// Each skipped run explains at most one process's missing event:
+		// more suspects than skips means the program missed some itself.
+		if len(suspects) == 0 || uint64(len(suspects)) > out.Misses {
 			break
 		}
 		again := &Scenario{Together: 1, Deadline: s.Scenario.Deadline}
