@@ -34,7 +34,7 @@ func TestGuestCrashCostsOneGrade(t *testing.T) {
 	}
 	t.Setenv("BPFLAB_TEST_PANIC_LABEL", "crasher")
 	var log strings.Builder
-	cfg := vmtest.Config{Kernel: k.Path, Init: bin, Accel: "tcg", Stdout: &log, Stderr: &log, RunTimeout: 5 * time.Minute}
+	cfg := vmtest.Config{Kernel: k.Path, Init: bin, Accel: "tcg", Stdout: &log, Stderr: &log, Log: testvm.Logger(t), RunTimeout: 5 * time.Minute}
 	reports, err := harness.GradeInVM(ctx, lab1.Lab, compiled, k.Alias, cfg, t.TempDir())
 	if err != nil {
 		t.Fatalf("grading: %v\n%s", err, log.String())

@@ -12,10 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/bpflab/bpflab/vmtest/kernels"
+	"github.com/hashicorp/go-hclog"
 )
 
 // RequireEnv makes missing VM prerequisites a failure instead of a skip.
@@ -133,3 +135,24 @@ func moduleRoot() string {
 
 // ModuleRoot is the bpflab source tree's root directory.
 func ModuleRoot() string { return moduleRoot() }
+
+// Logger is a logger for vmtest.Config.Log that writes to the test's log at
+// debug level: a test that fails shows the QEMU command line of each boot
+// (and what else the runner said), as a test that passes shows nothing.
+func Logger(tb testing.TB) hclog.Logger {
+	tb.Helper()
+	return hclog.New(&hclog.LoggerOptions{
+		Name:        "vm",
+		Level:       hclog.Debug,
+		Output:      tbWriter{tb},
+		DisableTime: true,
+	})
+}
+
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Helper()
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
