@@ -3,10 +3,13 @@ module github.com/bpflab/bpflab
 go 1.26.8
 
 require (
+	al.essio.dev/pkg/shellescape v1.6.1
 	github.com/cavaliergopher/cpio v1.0.1
 	github.com/cilium/ebpf v0.22.0
 	github.com/google/go-cmp v0.7.0
 	github.com/hashicorp/go-hclog v1.6.3
+	github.com/jstemmer/go-junit-report/v2 v2.1.0
+	golang.org/x/sync v0.20.0
 	golang.org/x/sys v0.50.0
 )
 

@@ -18,21 +18,36 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
+// The defaults of [Config]'s fields, for commands that show them or pass
+// them on.
+const (
+	// DefaultMemoryMiB is the guest's memory.
+	DefaultMemoryMiB = 512
+	// DefaultCPUs is the guest's vCPU count.
+	DefaultCPUs = 1
+	// DefaultAccel is the accelerator: KVM once a boot has shown it works.
+	DefaultAccel = "auto"
+	// DefaultBootTimeout is enough for TCG on a loaded 2-core machine.
+	DefaultBootTimeout = 60 * time.Second
+	// DefaultRunTimeout bounds the payload's run.
+	DefaultRunTimeout = 10 * time.Minute
+)
+
 // Config says how to boot. The zero value of each field means its default.
 type Config struct {
 	// Kernel is the path to a bzImage. Required.
 	Kernel string
-	// MemoryMiB is the guest's memory (default 512).
+	// MemoryMiB is the guest's memory (default [DefaultMemoryMiB]).
 	MemoryMiB int
-	// CPUs is the guest's vCPU count (default 1).
+	// CPUs is the guest's vCPU count (default [DefaultCPUs]).
 	CPUs int
 	// Accel is "auto" (default), "kvm" or "tcg". auto uses KVM only if a
 	// boot under KVM has been seen to work on this host since it booted.
 	Accel string
 	// BootTimeout bounds the time from starting QEMU until the init reports
-	// (default 60s, enough for TCG on a loaded 2-core machine).
+	// (default [DefaultBootTimeout]).
 	BootTimeout time.Duration
-	// RunTimeout bounds the payload's run (default 10m).
+	// RunTimeout bounds the payload's run (default [DefaultRunTimeout]).
 	RunTimeout time.Duration
 	// QEMU is the emulator binary (default qemu-system-x86_64 on PATH).
 	QEMU string
@@ -65,19 +80,19 @@ const kvmProbeTimeout = 8 * time.Second
 func (c *Config) withDefaults() (Config, error) {
 	out := *c
 	if out.MemoryMiB == 0 {
-		out.MemoryMiB = 512
+		out.MemoryMiB = DefaultMemoryMiB
 	}
 	if out.CPUs == 0 {
-		out.CPUs = 1
+		out.CPUs = DefaultCPUs
 	}
 	if out.Accel == "" {
-		out.Accel = "auto"
+		out.Accel = DefaultAccel
 	}
 	if out.BootTimeout == 0 {
-		out.BootTimeout = 60 * time.Second
+		out.BootTimeout = DefaultBootTimeout
 	}
 	if out.RunTimeout == 0 {
-		out.RunTimeout = 10 * time.Minute
+		out.RunTimeout = DefaultRunTimeout
 	}
 	if out.QEMU == "" {
 		out.QEMU = "qemu-system-x86_64"

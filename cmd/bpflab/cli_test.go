@@ -9,10 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bpflab/bpflab/harness"
-	"github.com/bpflab/bpflab/vmtest"
 	"github.com/bpflab/bpflab/vmtest/kernels"
 )
 
@@ -191,7 +189,7 @@ func TestVerboseAlias(t *testing.T) {
 	for _, args := range [][]string{{"-v"}, {"--verbose"}, {"-verbose=true"}} {
 		fs := flag.NewFlagSet("grade", flag.ContinueOnError)
 		var vf vmFlags
-		vf.register(fs, "")
+		vf.register(fs)
 		if err := parseFlags(fs, args, io.Discard); err != nil || !vf.verbose {
 			t.Errorf("%v: verbose %v, error %v; want true", args, vf.verbose, err)
 		}
@@ -287,6 +285,8 @@ func TestGradeRepro(t *testing.T) {
 	matrix := target{name: "6.12", kernel: k}
 	image := target{name: "vmlinuz", path: "/k/vmlinuz"}
 	host := target{name: "host", host: true}
+	other := defaultVMFlags(t)
+	other.accel, other.memory, other.cpus = "tcg", 1024, 2
 	for _, tc := range []struct {
 		name string
 		g    gradeFlags
@@ -294,18 +294,18 @@ func TestGradeRepro(t *testing.T) {
 		subs []harness.Submission
 		want string
 	}{
-		{"files on a matrix kernel", gradeFlags{seed: 42, vmFlags: vmFlags{accel: "auto", memory: 512, cpus: 1, bootTimeout: time.Minute}},
+		{"files on a matrix kernel", gradeFlags{seed: 42, vmFlags: defaultVMFlags(t)},
 			matrix, []harness.Submission{{Label: "a.bpf.c"}, {Label: "dir/b c.bpf.c"}},
-			"/bin/bpflab grade lab-1 --kernel 6.12 --seed 42 --src a.bpf.c --src 'dir/b c.bpf.c' --console"},
-		{"solution on an image, other guest", gradeFlags{seed: 7, solution: true, vmFlags: vmFlags{accel: "tcg", memory: 1024, cpus: 2, bootTimeout: time.Minute}},
+			"/bin/bpflab grade lab-1 --kernel 6.12 --console --seed 42 --src a.bpf.c --src 'dir/b c.bpf.c'"},
+		{"solution on an image, other guest", gradeFlags{seed: 7, solution: true, vmFlags: other},
 			image, []harness.Submission{{Label: "a.bpf.c"}, {Label: "solution", Src: "/src/labs/lab-1/solution/openat.bpf.c"}},
-			"/bin/bpflab grade lab-1 --kernel /k/vmlinuz --seed 7 --src a.bpf.c --solution --accel tcg --memory 1024 --cpus 2 --console"},
-		{"default file on the host", gradeFlags{seed: 9, vmFlags: vmFlags{accel: "auto", memory: 512, cpus: 1, bootTimeout: time.Minute}},
+			"/bin/bpflab grade lab-1 --kernel /k/vmlinuz --accel tcg --memory 1024 --cpus 2 --console --seed 7 --src a.bpf.c --solution"},
+		{"default file on the host", gradeFlags{seed: 9, vmFlags: defaultVMFlags(t)},
 			host, []harness.Submission{{Label: "labs/lab-1/openat.bpf.c"}},
 			"/bin/bpflab grade lab-1 --kernel host --seed 9 --src labs/lab-1/openat.bpf.c"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := vmtest.ShellQuote(gradeRepro("/bin/bpflab", lab, &tc.g, tc.t, tc.subs))
+			got := shellQuote(gradeRepro("/bin/bpflab", lab, &tc.g, tc.t, tc.subs))
 			if got != tc.want {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bpflab/bpflab/vmtest"
@@ -62,8 +63,8 @@ func applyConfig(fs *flag.FlagSet, path string) error {
 		if !ok || k == "" {
 			return vmtest.Errorf(vmtest.ClassUsage, "%s:%d: want 'name = value'", path, n)
 		}
-		if !configKeys[k] {
-			return vmtest.Errorf(vmtest.ClassUsage, "%s:%d: unknown option %q (options: kernel, accel, memory, cpus, boot-timeout, run-timeout, parallel)", path, n, k)
+		if !slices.Contains(configKeys(), k) {
+			return vmtest.Errorf(vmtest.ClassUsage, "%s:%d: unknown option %q (options: %s)", path, n, k, strings.Join(configKeys(), ", "))
 		}
 		if fs.Lookup(k) == nil {
 			continue
@@ -75,9 +76,16 @@ func applyConfig(fs *flag.FlagSet, path string) error {
 	return sc.Err()
 }
 
-var configKeys = map[string]bool{
-	"kernel": true, "accel": true, "memory": true, "cpus": true,
-	"boot-timeout": true, "run-timeout": true, "parallel": true,
+// configKeys are the options bpflab.conf may set: the guest's, and the
+// number of kernels run at once.
+func configKeys() []string {
+	var keys []string
+	for _, o := range vmOptions() {
+		if o.conf {
+			keys = append(keys, o.name)
+		}
+	}
+	return append(keys, "parallel")
 }
 
 // parse applies the config file, then the command line, which wins, and

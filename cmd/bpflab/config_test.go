@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestConfigFile(t *testing.T) {
 	newFlags := func() (*flag.FlagSet, *vmFlags) {
 		fs := flag.NewFlagSet("exec", flag.ContinueOnError)
 		var vf vmFlags
-		vf.register(fs, "")
+		vf.register(fs)
 		return fs, &vf
 	}
 	t.Setenv("BPFLAB_CONFIG", conf)
@@ -56,13 +57,10 @@ func TestConfigFile(t *testing.T) {
 // The committed bpflab.conf holds every option at its built-in default.
 func TestCommittedConfigIsDefaults(t *testing.T) {
 	t.Setenv("BPFLAB_CONFIG", filepath.Join("..", "..", configName))
-	fs, vf := func() (*flag.FlagSet, *vmFlags) {
-		fs := flag.NewFlagSet("run", flag.ContinueOnError)
-		var vf vmFlags
-		vf.register(fs, "")
-		fs.Int("parallel", 0, "")
-		return fs, &vf
-	}()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var rf runFlags
+	rf.register(fs)
+	vf := &rf.vmFlags
 	def := map[string]string{}
 	fs.VisitAll(func(f *flag.Flag) { def[f.Name] = f.Value.String() })
 	if err := vf.parse(fs, nil, io.Discard); err != nil {
@@ -72,13 +70,13 @@ func TestCommittedConfigIsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k := range configKeys {
+	for _, k := range configKeys() {
 		if !strings.Contains(string(b), "\n"+k+" =") {
 			t.Errorf("bpflab.conf does not document %s", k)
 		}
 	}
 	fs.VisitAll(func(f *flag.Flag) {
-		if configKeys[f.Name] && f.Value.String() != def[f.Name] {
+		if slices.Contains(configKeys(), f.Name) && f.Value.String() != def[f.Name] {
 			t.Errorf("bpflab.conf sets %s = %s, the built-in default is %s", f.Name, f.Value, def[f.Name])
 		}
 	})

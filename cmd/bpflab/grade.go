@@ -16,17 +16,19 @@ import (
 	"time"
 
 	"github.com/bpflab/bpflab/harness"
-	lab1 "github.com/bpflab/bpflab/labs/lab-1"
-	lab2 "github.com/bpflab/bpflab/labs/lab-2"
+	_ "github.com/bpflab/bpflab/labs/all"
 	"github.com/bpflab/bpflab/vmtest"
 	"github.com/hashicorp/go-hclog"
 )
 
 // labs are the labs this binary grades, by ID.
-var labs = map[string]*harness.Lab{
-	lab1.Lab.ID: lab1.Lab,
-	lab2.Lab.ID: lab2.Lab,
-}
+var labs = func() map[string]*harness.Lab {
+	m := map[string]*harness.Lab{}
+	for _, l := range harness.Labs() { // every lab labs/all registers
+		m[l.ID] = l
+	}
+	return m
+}()
 
 func labIDs() string {
 	var ids []string
@@ -94,7 +96,7 @@ type gradeFlags struct {
 }
 
 func (g *gradeFlags) register(fs *flag.FlagSet) {
-	g.vmFlags.register(fs, "")
+	g.vmFlags.register(fs)
 	fs.Var(&g.srcs, "src", "C `FILE` to grade (repeatable; default: the lab's own file)")
 	fs.BoolVar(&g.solution, "solution", false, "grade the reference solution")
 	fs.StringVar(&g.json, "json", "", "also write the reports as JSON to `FILE` (- for stdout)")
@@ -189,6 +191,7 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	for i := range subs {
 		subs[i].Seed = g.seed
+		subs[i].FullLog = g.verbose
 	}
 
 	store, ts, err := vf.targets(log)
@@ -336,30 +339,24 @@ func kernelVerdict(kernel string, reports []*harness.Report, err error, took tim
 // gradeRepro is the bpflab grade command that grades the same files on
 // kernel t with the same scenario (seed) and guest.
 func gradeRepro(self string, lab *harness.Lab, g *gradeFlags, t target, subs []harness.Submission) []string {
-	kernel := t.path
+	rv := g.vmFlags
 	switch {
 	case t.host:
-		kernel = "host"
+		rv.kernel = "host"
 	case t.kernel != nil:
-		kernel = t.name
+		rv.kernel = t.name
+	default:
+		rv.kernel = t.path
 	}
-	repro := []string{self, "grade", lab.ID, "--kernel", kernel, "--seed", strconv.FormatUint(g.seed, 10)}
+	rv.console = !t.host
+	repro := append([]string{self, "grade", lab.ID}, rv.flagArgs(false)...)
+	repro = append(repro, "--seed", strconv.FormatUint(g.seed, 10))
 	for _, s := range subs {
 		if s.Label == "solution" && g.solution {
 			repro = append(repro, "--solution")
 			continue
 		}
 		repro = append(repro, "--src", s.Label)
-	}
-	if g.lock != "" {
-		repro = append(repro, "--lock", g.lock)
-	}
-	if g.accel != "auto" {
-		repro = append(repro, "--accel", g.accel)
-	}
-	repro = append(repro, g.nonDefault()...)
-	if !t.host {
-		repro = append(repro, "--console")
 	}
 	return repro
 }

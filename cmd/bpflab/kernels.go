@@ -16,18 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// storeFlags are the flags that locate the matrix and the cache.
-type storeFlags struct {
-	lock  string
-	cache string
-}
-
-func (s *storeFlags) register(fs *flag.FlagSet) {
-	s.lock = os.Getenv("BPFLAB_LOCK")
-	fs.StringVar(&s.lock, "lock", s.lock, "kernel lock file (default: the one built in; env BPFLAB_LOCK)")
-	fs.StringVar(&s.cache, "cache-dir", kernels.DefaultDir(), "cache for kernels and apt state")
-}
-
+// open loads the lock and opens the cache the flags name.
 func (s *storeFlags) open(log hclog.Logger) (*kernels.Store, error) {
 	l, err := kernels.LoadLock(s.lock)
 	if err != nil {
@@ -143,8 +132,9 @@ func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		name = "kernels"
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	var sf storeFlags
-	sf.register(fs)
+	var vf vmFlags
+	vf.registerStore(fs)
+	sf := &vf.storeFlags
 	verbose := fs.Bool("v", false, "verbose")
 	if name == "kernels" {
 		printHelp(stdout, fs)

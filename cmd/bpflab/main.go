@@ -209,15 +209,23 @@ var helpSections = map[string]func(io.Writer){
 	},
 }
 
-// hiddenFlags are aliases that help does not list: --verbose is -v.
-var hiddenFlags = map[string]bool{"verbose": true}
+// hiddenFlag reports whether help leaves a flag out: the options'
+// aliases (--verbose is -v).
+func hiddenFlag(name string) bool {
+	for _, o := range vmOptions() {
+		if o.alias == name {
+			return true
+		}
+	}
+	return false
+}
 
 // printFlags prints fs's flags as flag.PrintDefaults does, without the
 // hidden aliases.
 func printFlags(w io.Writer, fs *flag.FlagSet) {
 	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
 	fs.VisitAll(func(f *flag.Flag) {
-		if hiddenFlags[f.Name] {
+		if hiddenFlag(f.Name) {
 			return
 		}
 		shown.Var(f.Value, f.Name, f.Usage)

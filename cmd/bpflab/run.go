@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"flag"
 	"fmt"
 	"io"
@@ -12,10 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/bpflab/bpflab/vmtest"
 )
@@ -47,28 +47,47 @@ func defaultParallel(memoryMiB int) int {
 
 func availableMiB() int { return meminfoMiB("MemAvailable") }
 
+// runFlags are the flags of bpflab run.
+type runFlags struct {
+	vmFlags
+	parallel int
+	json     string
+	junit    string
+}
+
+func (r *runFlags) register(fs *flag.FlagSet) {
+	r.vmFlags.register(fs)
+	fs.IntVar(&r.parallel, "parallel", 0, "kernels run at once (default: fits the cores and free memory)")
+	fs.StringVar(&r.json, "json", "", "write the summary as JSON to `FILE`")
+	fs.StringVar(&r.junit, "junit", "", "write the results as JUnit XML to `FILE`")
+}
+
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	var vf vmFlags
-	vf.register(fs, "")
-	parallel := fs.Int("parallel", 0, "kernels run at once (default: fits the cores and free memory)")
-	jsonOut := fs.String("json", "", "write the summary as JSON to `FILE`")
-	junitOut := fs.String("junit", "", "write the results as JUnit XML to `FILE`")
+	var rf runFlags
+	rf.register(fs)
+	vf := &rf.vmFlags
 	if err := vf.parse(fs, args, stdout); err != nil {
 		return err
 	}
-	if err := checkOutput("--json", *jsonOut); err != nil {
+	if err := checkOutput("--json", rf.json); err != nil {
 		return err
 	}
-	if err := checkOutput("--junit", *junitOut); err != nil {
+	if err := checkOutput("--junit", rf.junit); err != nil {
 		return err
 	}
 	cmdline := fs.Args()
 	if len(cmdline) == 0 {
 		return vmtest.Errorf(vmtest.ClassUsage, "run needs a command: bpflab run [flags] -- go test ./...")
 	}
-	if *parallel <= 0 {
-		*parallel = defaultParallel(vf.memory)
+	if isGoTest(cmdline) {
+		// Refused now, not once per kernel after the downloads.
+		if _, err := goExecQuote(vf.flagArgs(true)); err != nil {
+			return err
+		}
+	}
+	if rf.parallel <= 0 {
+		rf.parallel = defaultParallel(vf.memory)
 	}
 	log := newLogger(stderr, vf.verbose)
 	store, ts, err := vf.targets(log)
@@ -88,7 +107,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// lines of different kernels never mix.
 	var outMu sync.Mutex
 	results := make([]kernelResult, len(ts))
-	inParallel(len(ts), *parallel, func(i int) {
+	inParallel(len(ts), rf.parallel, func(i int) {
 		t := ts[i]
 		if ctx.Err() != nil {
 			return
@@ -103,21 +122,21 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		report := filepath.Join(tmp, fmt.Sprintf("report-%d.jsonl", i))
 		start := time.Now()
-		exit, err := runOnKernel(ctx, &vf, t, cmdline, report, kout, kerr)
-		results[i] = summarise(t, exit, err, report, time.Since(start), kerr)
+		kr, err := runOnKernel(ctx, vf, t, cmdline, report, kout, kerr)
+		results[i] = summarise(t, kr, err, report, time.Since(start), kerr)
 	})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	printSummary(stdout, results)
-	if *jsonOut != "" {
+	if rf.json != "" {
 		b, _ := json.MarshalIndent(results, "", "  ")
-		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(rf.json, append(b, '\n'), 0o644); err != nil {
 			return err
 		}
 	}
-	if *junitOut != "" {
-		if err := writeJUnit(*junitOut, results); err != nil {
+	if rf.junit != "" {
+		if err := writeJUnit(rf.junit, results); err != nil {
 			return err
 		}
 	}
@@ -129,27 +148,42 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func summarise(t target, exit int, err error, report string, took time.Duration, stderr io.Writer) kernelResult {
-	r := kernelResult{Kernel: t.name, Exit: exit, Seconds: took.Seconds()}
+// summarise is the summary's row for kernel t: the results of go test's
+// events, or else of the reports, with the class of a failure of bpflab's
+// own from the reports.
+func summarise(t target, kr kernelRun, err error, report string, took time.Duration, stderr io.Writer) kernelResult {
+	r := kernelResult{Kernel: t.name, Exit: kr.exit, Seconds: took.Seconds()}
 	outs, _ := readReports(report)
 	class := ""
 	for _, o := range outs {
-		r.Pass += o.Pass
-		r.Fail += o.Fail
-		r.Skip += o.Skip
-		r.Tests = append(r.Tests, o.Tests...)
+		if !kr.counted {
+			r.Tests = append(r.Tests, o.Tests...)
+		}
 		r.program = o.Program
 		if o.Class != "" && class == "" {
 			class = o.Class
 		}
 	}
+	if kr.counted {
+		r.Tests = kr.tests
+	}
+	for _, tc := range r.Tests {
+		switch tc.Status {
+		case "PASS":
+			r.Pass++
+		case "FAIL":
+			r.Fail++
+		case "SKIP":
+			r.Skip++
+		}
+	}
 	switch {
-	case err != nil && exit == 0:
+	case err != nil && kr.exit == 0:
 		r.Result, r.Exit = "error", vmtest.ClassOf(err).ExitCode()
 		fmt.Fprintf(stderr, "bpflab: kernel %s: %v\n", t.name, err)
 	case class != "":
 		r.Result = class
-	case exit == 0:
+	case kr.exit == 0:
 		r.Result = "ok"
 	default:
 		r.Result = "FAIL"
@@ -162,18 +196,16 @@ func summarise(t target, exit int, err error, report string, took time.Duration,
 // kernels boot slower under TCG, so the longest runs start first and the
 // last one to finish is a short one.
 func inParallel(n, par int, fn func(i int)) {
-	sem := make(chan struct{}, max(1, par))
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(max(1, par))
 	for i := n - 1; i >= 0; i-- {
-		sem <- struct{}{} // taken here, so runs start in this order
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		// Go waits for a free slot, so runs start in this order.
+		g.Go(func() error {
 			fn(i)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // prefixWriter writes whole lines, each with a prefix, under a shared lock.
@@ -211,44 +243,44 @@ func (p *prefixWriter) Flush() {
 	}
 }
 
+// kernelRun is how a command ended on one kernel.
+type kernelRun struct {
+	exit int
+	// tests are go test's results, read from its events; counted says
+	// whether there were events to read (the command was go test).
+	tests   []testCase
+	counted bool
+}
+
 // runOnKernel runs the command against one kernel. 'go test' gets -exec
-// pointing back at bpflab; any other command is run in the guest itself.
-func runOnKernel(ctx context.Context, vf *vmFlags, t target, cmdline []string, report string, stdout, stderr io.Writer) (exit int, err error) {
-	if len(cmdline) >= 2 && filepath.Base(cmdline[0]) == "go" && cmdline[1] == "test" {
+// pointing back at bpflab, and -json; any other command is run in the
+// guest itself.
+func runOnKernel(ctx context.Context, vf *vmFlags, t target, cmdline []string, report string, stdout, stderr io.Writer) (kernelRun, error) {
+	if isGoTest(cmdline) {
 		self, err := os.Executable()
 		if err != nil {
-			return 0, err
+			return kernelRun{}, err
 		}
-		kernel := t.path
-		if t.host {
-			kernel = "host"
+		argv, asked, err := goTestCommand(cmdline, execCommand(self, vf, t, report))
+		if err != nil {
+			return kernelRun{}, err
 		}
-		execArgs := []string{self, "exec", "--kernel", kernel, "--accel", vf.accel,
-			"--memory", fmt.Sprint(vf.memory), "--cpus", fmt.Sprint(vf.cpus),
-			"--boot-timeout", vf.bootTimeout.String(), "--report", report}
-		if vf.runTimeout != 0 {
-			execArgs = append(execArgs, "--run-timeout", vf.runTimeout.String())
-		}
-		if vf.console {
-			execArgs = append(execArgs, "--console")
-		}
-		for _, e := range vf.env {
-			execArgs = append(execArgs, "--env", e)
-		}
-		argv := []string{cmdline[0], "test", "-exec", vmtest.ShellQuote(execArgs)}
-		rest := cmdline[2:]
-		if !hasVerbose(rest) {
-			// Counting passed and skipped tests needs their result lines.
-			argv = append(argv, "-v")
-		}
-		argv = append(argv, rest...)
+		events := &testEvents{raw: asked, stdout: stdout, stderr: stderr}
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		cmd.Stdout, cmd.Stderr = stdout, stderr
+		cmd.Stdout, cmd.Stderr = events, stderr
 		err = cmd.Run()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode(), nil
+		if ferr := events.Flush(); err == nil {
+			err = ferr
 		}
-		return 0, err
+		kr := kernelRun{tests: events.cases, counted: true}
+		if ee, ok := err.(*exec.ExitError); ok {
+			kr.exit = ee.ExitCode()
+			if !asked && printsFail(cmdline[2:]) {
+				fmt.Fprintln(stdout, "FAIL")
+			}
+			return kr, nil
+		}
+		return kr, err
 	}
 	log := newLogger(stderr, vf.verbose)
 	o, err := execOne(ctx, vf, t, cmdline, stdout, stderr, log)
@@ -256,19 +288,30 @@ func runOnKernel(ctx context.Context, vf *vmFlags, t target, cmdline []string, r
 		log.Warn("writing the report", "error", werr)
 	}
 	if o.Exit != 0 {
-		return o.Exit, nil
+		return kernelRun{exit: o.Exit}, nil
 	}
-	return 0, err
+	return kernelRun{}, err
 }
 
-func hasVerbose(args []string) bool {
-	for _, a := range args {
-		switch strings.TrimLeft(a, "-") {
-		case "v", "v=true", "json":
-			return true
+// execCommand is the 'bpflab exec' command that 'bpflab run' has go test
+// run each test binary with, on kernel t with every option of vf, and a
+// report of each run appended to report.
+func execCommand(self string, vf *vmFlags, t target, report string) []string {
+	ev := *vf
+	ev.kernel = t.path
+	if t.host {
+		ev.kernel = "host"
+	}
+	// go test runs the exec in the package's directory.
+	for _, p := range []*string{&ev.lock, &ev.cache} {
+		if *p != "" {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
 		}
 	}
-	return false
+	argv := append([]string{self, "exec"}, ev.flagArgs(true)...)
+	return append(argv, "--report", report)
 }
 
 func printSummary(w io.Writer, rs []kernelResult) {
@@ -279,66 +322,4 @@ func printSummary(w io.Writer, rs []kernelResult) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.1fs\n", r.Kernel, r.Result, r.Pass, r.Fail, r.Skip, r.Seconds)
 	}
 	tw.Flush()
-}
-
-// JUnit XML, the subset CI systems read: a suite per kernel, a case per test.
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string    `xml:"name,attr"`
-	ClassName string    `xml:"classname,attr"`
-	Time      string    `xml:"time,attr"`
-	Failure   *junitMsg `xml:"failure,omitempty"`
-	Error     *junitMsg `xml:"error,omitempty"`
-	Skipped   *junitMsg `xml:"skipped,omitempty"`
-}
-
-type junitMsg struct {
-	Message string `xml:"message,attr"`
-}
-
-func writeJUnit(path string, rs []kernelResult) error {
-	var doc junitSuites
-	for _, r := range rs {
-		s := junitSuite{Name: "kernel " + r.Kernel, Time: fmt.Sprintf("%.3f", r.Seconds)}
-		for _, tc := range r.Tests {
-			c := junitCase{Name: tc.Name, ClassName: r.Kernel, Time: fmt.Sprintf("%.3f", tc.Seconds)}
-			switch tc.Status {
-			case "FAIL":
-				c.Failure = &junitMsg{Message: "failed on kernel " + r.Kernel}
-				s.Failures++
-			case "SKIP":
-				c.Skipped = &junitMsg{Message: "skipped"}
-				s.Skipped++
-			}
-			s.Cases = append(s.Cases, c)
-		}
-		// A run that ended in a failure class (boot hang, panic, ...) is an
-		// error of the suite, whatever its tests said.
-		if r.Result != "ok" && r.Result != "FAIL" {
-			s.Cases = append(s.Cases, junitCase{Name: "bpflab " + r.Result, ClassName: r.Kernel,
-				Error: &junitMsg{Message: fmt.Sprintf("%s (exit %d)", r.Result, r.Exit)}})
-			s.Errors++
-		}
-		s.Tests = len(s.Cases)
-		doc.Suites = append(doc.Suites, s)
-	}
-	b, err := xml.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append([]byte(xml.Header), append(b, '\n')...), 0o644)
 }

@@ -24,7 +24,7 @@ const busyboxPath = "/bin/busybox"
 func cmdShell(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("shell", flag.ContinueOnError)
 	var vf vmFlags
-	vf.register(fs, "")
+	vf.register(fs)
 	if err := vf.parse(fs, args, stdout); err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func cmdShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		script := cmdline[0]
 		if len(cmdline) > 1 {
-			script = vmtest.ShellQuote(cmdline)
+			script = shellQuote(cmdline)
 		}
 		job.Args = []string{busyboxPath, "sh", "-c", ". /etc/profile >/dev/null; " + script}
 	}
