@@ -157,32 +157,41 @@ func misses(progs []*ebpf.Program) uint64 {
 	return n
 }
 
-// skippedLooking returns the processes all of whose failures are what a
-// skipped run of the program leaves: a missing event, or a process that
-// went on where it should have been killed.
+// skippedLooking returns the processes whose failures are what a skipped
+// run of the program leaves and nothing else: a missing event, and, where
+// the rule wants a kill, a process that went on. Processes with both
+// (the full signature of a skipped run) are returned if there are any;
+// else those with missing events only (a rule without kills).
 func skippedLooking[E any](verdicts []*Verdict[E], procs []*ProcResult) []*ProcResult {
-	bad := map[*ProcResult]bool{}
-	other := map[*ProcResult]bool{}
+	missing, wentOn, other := map[*ProcResult]bool{}, map[*ProcResult]bool{}, map[*ProcResult]bool{}
 	for _, v := range verdicts {
 		for _, f := range v.Failures {
-			if f.Proc == nil {
-				continue
-			}
+			p := f.Proc
 			switch {
-			case f.Kind == Missing, f.Kind == Reaction && f.Proc.Ready && f.Proc.Signal == 0 && !f.Proc.Hung && f.Proc.Code == 0:
-				bad[f.Proc] = true
+			case p == nil:
+			case f.Kind == Missing:
+				missing[p] = true
+			case f.Kind == Reaction && p.Ready && p.Signal == 0 && !p.Hung && p.Code == 0:
+				wentOn[p] = true
 			default:
-				other[f.Proc] = true
+				other[p] = true
 			}
 		}
 	}
-	var out []*ProcResult
+	var both, only []*ProcResult
 	for _, p := range procs {
-		if bad[p] && !other[p] {
-			out = append(out, p)
+		switch {
+		case other[p] || !missing[p]:
+		case wentOn[p]:
+			both = append(both, p)
+		default:
+			only = append(only, p)
 		}
 	}
-	return out
+	if len(both) > 0 {
+		return both
+	}
+	return only
 }
 
 // mergeVerdicts drops the failures of the replayed processes from old and
