@@ -85,7 +85,10 @@ type Failure[E any] struct {
 	// Count is how many events the call gave when it gave too many.
 	Count int
 	// Words is the case in a sentence.
-	Words  string
+	Words string
+	// Every is set on the failure a report shows when every case of its
+	// check failed (nothing of the kind is right yet).
+	Every  bool
 	weight int
 }
 
@@ -532,6 +535,7 @@ func Record[E comparable](g *G, o *Oracle[E], verdicts []*Verdict[E], summary ma
 		default:
 			reason += fmt.Sprintf(" [%d of %d cases wrong]", len(calls), v.Cases)
 		}
+		first.Every = len(calls) >= v.Cases
 		hint := ""
 		switch {
 		case first.Kind == NotRunKind:

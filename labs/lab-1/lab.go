@@ -202,6 +202,9 @@ func hint(f *harness.Failure[Event]) string {
 	case checkReported:
 		switch f.Kind {
 		case harness.Missing:
+			if f.Every {
+				return "no event reached the ring buffer: when the name matches, reserve a struct event (bpf_ringbuf_reserve), fill it and bpf_ringbuf_submit it"
+			}
 			return "every openat of /etc/passwd must give an event: look for conditions besides the name (flags, dfd, the process's name, a count) that make your program skip one"
 		case harness.Extra:
 			return "one event per open: submit one record per matching call, and nothing more"

@@ -255,6 +255,9 @@ func hint(f *harness.Failure[Event]) string {
 	case checkUnlink, checkRelative:
 		switch f.Kind {
 		case harness.Missing:
+			if f.Every {
+				return "no entry event reached the ring buffer: in the kprobe, reserve a struct event with kind EVENT_ENTRY, fill it and submit it"
+			}
 			return "every call must give an entry event: look for conditions (the caller's name, a count, the dfd) that make your kprobe skip one"
 		case harness.Extra:
 			return "send one entry event per call, from the kprobe only"
