@@ -72,13 +72,6 @@ func (c *Collector[T]) loop() {
 	}
 }
 
-// Drain discards what was collected so far.
-func (c *Collector[T]) Drain() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.records, c.total, c.bad, c.badErr = nil, 0, 0, nil
-}
-
 // Stats describes a collection.
 type Stats struct {
 	// Total is how many records arrived; Kept how many were kept.

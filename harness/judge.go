@@ -88,9 +88,16 @@ type Failure[E any] struct {
 	Words string
 	// Every is set on the failure a report shows when every case of its
 	// check failed (nothing of the kind is right yet).
-	Every  bool
-	weight int
+	Every bool
+	// ThreadID is set when the event carries the calling thread's id where
+	// the process id belongs.
+	ThreadID bool
+	weight   int
 }
+
+// ThreadIDHint is the hint for an event that carries the thread id where
+// the process id belongs.
+const ThreadIDHint = "bpf_get_current_pid_tgid() holds the thread id in its lower 32 bits and the process id (tgid) in its upper 32 bits: report the upper half"
 
 // Verdict is the outcome of one check over a scenario.
 type Verdict[E any] struct {
@@ -370,8 +377,9 @@ func judgeEvents[E comparable](o *Oracle[E], p *ProcResult, expects []Expect[E],
 			fail(&Failure[E]{Kind: Missing, Check: w.want.Check, Proc: p, Call: c, Want: &want, weight: callWeight(c),
 				Words: fmt.Sprintf("%s %s: no event; want %s", o.Describe(c), where(c), show(want))})
 		default:
+			words, tid := fieldWords(want, *w.got, p, c)
 			fail(&Failure[E]{Kind: Mismatch, Check: w.want.Check, Proc: p, Call: c, Want: &want, Got: w.got, weight: callWeight(c),
-				Words: fmt.Sprintf("%s %s: %s", o.Describe(c), where(c), fieldWords(want, *w.got, p, c))})
+				ThreadID: tid, Words: fmt.Sprintf("%s %s: %s", o.Describe(c), where(c), words)})
 		}
 	}
 	for _, c := range p.Calls {
@@ -449,11 +457,11 @@ func sameFields[E any](a, b E) int {
 }
 
 // fieldWords says how got differs from want, field by field, and names a
-// thread id given for a process id.
-func fieldWords[E any](want, got E, p *ProcResult, c *CallResult) string {
+// thread id given for a process id (reported as tid).
+func fieldWords[E any](want, got E, p *ProcResult, c *CallResult) (words string, tid bool) {
 	va, vb := reflect.ValueOf(want), reflect.ValueOf(got)
 	if va.Kind() != reflect.Struct {
-		return fmt.Sprintf("the event is %v; want %v", got, want)
+		return fmt.Sprintf("the event is %v; want %v", got, want), false
 	}
 	var parts []string
 	for i := 0; i < va.NumField(); i++ {
@@ -468,13 +476,14 @@ func fieldWords[E any](want, got E, p *ProcResult, c *CallResult) string {
 		s := fmt.Sprintf("the event says %s %s; want %s", strings.ToLower(f.Name), value(g), value(w))
 		if isNum(g, c.Tid) && isNum(w, p.Pid) && c.Tid != p.Pid {
 			s = fmt.Sprintf("the event says %s %d, which is the thread id; want %d", strings.ToLower(f.Name), c.Tid, p.Pid)
+			tid = true
 		}
 		parts = append(parts, s)
 	}
 	if len(parts) == 0 {
-		return "the event differs from " + show(want)
+		return "the event differs from " + show(want), tid
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, "; "), tid
 }
 
 func value(v any) string {
@@ -540,6 +549,8 @@ func Record[E comparable](g *G, o *Oracle[E], verdicts []*Verdict[E], summary ma
 		switch {
 		case first.Kind == NotRunKind:
 			hint = "your program killed or stopped this process before the call: see the checks on reactions, and let processes you do not watch run"
+		case first.ThreadID:
+			hint = ThreadIDHint
 		case o.Hint != nil:
 			hint = o.Hint(first)
 		}

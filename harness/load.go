@@ -102,17 +102,10 @@ type LoadOptions struct {
 	FullLog bool
 }
 
-// Load creates the spec's maps and programs in the kernel. A map the kernel
-// cannot create is a failed "maps" check, a program it rejects a failed
-// "verifier" check with the log's tail and a hint; otherwise the check is
-// the verifier's pass. LoadChecks returns the "maps" check too.
-func Load(spec *ebpf.CollectionSpec, chosen map[string]string, opts ...LoadOptions) (*Loaded, Check) {
-	l, checks := LoadChecks(spec, chosen, opts...)
-	return l, checks[len(checks)-1]
-}
-
-// LoadChecks is [Load] returning every check it made, in order: "maps",
-// then "verifier" when the maps were created.
+// LoadChecks creates the spec's maps and programs in the kernel and
+// returns the checks it made, in order: "maps" (a map the kernel cannot
+// create fails it), then, when the maps were created, "verifier" (a
+// rejection fails it, with the log's tail and a hint).
 func LoadChecks(spec *ebpf.CollectionSpec, chosen map[string]string, opts ...LoadOptions) (*Loaded, []Check) {
 	var o LoadOptions
 	for _, opt := range opts {

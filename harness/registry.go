@@ -33,11 +33,3 @@ func Labs() []*Lab {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
-
-// LabByID returns the registered lab with that ID.
-func LabByID(id string) (*Lab, bool) {
-	labsMu.Lock()
-	defer labsMu.Unlock()
-	l, ok := labs[id]
-	return l, ok
-}

@@ -3,7 +3,6 @@ package harness
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -137,45 +136,14 @@ func SetThreadName(name string) error {
 	return unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0, 0, 0)
 }
 
-// CPath returns a NUL-terminated copy of p for a system call, in memory
-// that is present and locked (see [PinnedBytes]), so a BPF program at the
-// call's entry can read it.
+// CPath returns a NUL-terminated copy of p for a system call. Writing the
+// copy faults its page in, so the page is present when a BPF program at
+// the call's entry reads it: such a program cannot fault pages in, and
+// would read an empty string from a page that is not there yet.
 func CPath(p string) *byte {
-	b := PinnedBytes(len(p) + 1)
+	b := make([]byte, len(p)+1)
 	copy(b, p)
-	b[len(p)] = 0
 	return &b[0]
-}
-
-var pinned struct {
-	sync.Mutex
-	buf []byte
-}
-
-// PinnedBytes returns n zeroed bytes of memory that is mapped, present and
-// locked, for arguments a BPF program reads at a system call's entry. Such
-// a program cannot fault pages in: it reads an empty string from a page
-// that is not present, and a page the process has written can still be
-// missing at that point (seen on 7.x kernels with ordinary Go memory).
-// The memory is never freed: triggers are short-lived.
-func PinnedBytes(n int) []byte {
-	pinned.Lock()
-	defer pinned.Unlock()
-	if len(pinned.buf) < n {
-		size := max(64<<10, (n+4095)&^4095)
-		b, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE,
-			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE|unix.MAP_LOCKED)
-		if err != nil {
-			b = make([]byte, size)
-		}
-		for i := range b {
-			b[i] = 0
-		}
-		pinned.buf = b
-	}
-	b := pinned.buf[:n:n]
-	pinned.buf = pinned.buf[(n+15)&^15:]
-	return b
 }
 
 // writeLine writes one report line with a single write(2), so a line is
@@ -278,17 +246,4 @@ func triggerMain() int {
 		writeLine(doneLine{I: i, Tid: d.tid, Result: d.res})
 	}
 	return 0
-}
-
-// Errno returns the errno of err, or 0 when err is nil; an error that is
-// not an errno is returned as the second value.
-func Errno(err error) (syscall.Errno, error) {
-	if err == nil {
-		return 0, nil
-	}
-	var e syscall.Errno
-	if errors.As(err, &e) {
-		return e, nil
-	}
-	return 0, err
 }

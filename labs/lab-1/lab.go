@@ -210,8 +210,6 @@ func hint(f *harness.Failure[Event]) string {
 			return "one event per open: submit one record per matching call, and nothing more"
 		case harness.Mismatch:
 			switch {
-			case f.Got.Pid == uint32(f.Call.Tid) && f.Call.Tid != f.Proc.Pid:
-				return "bpf_get_current_pid_tgid() holds the thread id in its lower 32 bits and the process id (tgid) in its upper 32 bits: report the upper half"
 			case f.Got.Path == "":
 				return "the path is empty: copy it from user memory with bpf_probe_read_user_str(buf, size, (const char *)ctx->args[1])"
 			case f.Got.Pid != f.Want.Pid:

@@ -58,7 +58,8 @@ var opOpenat = harness.RegisterOp("lab1.openat", func(a OpenArgs) (harness.Resul
 			return harness.Result{}, err
 		}
 	}
-	buf := harness.PinnedBytes(len(a.Path) + 1 + len(a.Tail) + 1)
+	// Written here, so its page is present when the program reads it.
+	buf := make([]byte, len(a.Path)+1+len(a.Tail)+1)
 	copy(buf, a.Path)
 	copy(buf[len(a.Path)+1:], a.Tail)
 	r1, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(dfd), uintptr(unsafe.Pointer(&buf[0])), uintptr(a.Flags), uintptr(a.Mode), 0, 0)

@@ -263,8 +263,6 @@ func hint(f *harness.Failure[Event]) string {
 			return "send one entry event per call, from the kprobe only"
 		case harness.Mismatch:
 			switch {
-			case f.Got.Pid == uint32(f.Call.Tid) && f.Call.Tid != f.Proc.Pid:
-				return "bpf_get_current_pid_tgid() holds the thread id in its lower 32 bits and the process id (tgid) in its upper 32 bits: report the upper half"
 			case f.Got.Kind != f.Want.Kind:
 				return "set kind to EVENT_ENTRY in the kprobe and EVENT_RETURN in the kretprobe"
 			case f.Got.Path == "":
@@ -286,9 +284,6 @@ func hint(f *harness.Failure[Event]) string {
 		case harness.Mismatch:
 			if f.Want.Ret < 0 && f.Got.Ret == int64(uint32(f.Want.Ret)) {
 				return "the function returns int: declare the kretprobe's argument as int ret, so -2 stays -2 in the 64-bit field"
-			}
-			if f.Got.Pid == uint32(f.Call.Tid) && f.Call.Tid != f.Proc.Pid {
-				return "bpf_get_current_pid_tgid() holds the thread id in its lower 32 bits and the process id (tgid) in its upper 32 bits: report the upper half"
 			}
 			return "report the return value itself: the kernel returns 0 or a negative errno"
 		}
