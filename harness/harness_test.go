@@ -3,10 +3,12 @@ package harness
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -85,10 +87,15 @@ func TestCompileErrorNamesTheLine(t *testing.T) {
 }
 
 func TestAttachHint(t *testing.T) {
-	if h := AttachHint(errors.New("neither debugfs nor tracefs are mounted")); !strings.Contains(h, "mount -t tracefs") {
+	mounted := func() bool { return true }
+	unmounted := func() bool { return false }
+	if h := attachHint(errors.New("neither debugfs nor tracefs are mounted"), unmounted); !strings.Contains(h, "mount -t tracefs") {
 		t.Errorf("hint for missing tracefs: %q", h)
 	}
-	if h := AttachHint(errors.New("invalid argument")); h != "" {
+	if h := attachHint(fmt.Errorf("perf_event_open: %w", syscall.EACCES), mounted); !strings.Contains(h, "needs root") {
+		t.Errorf("hint for a denied attach: %q", h)
+	}
+	if h := attachHint(fmt.Errorf("perf_event_open: %w", syscall.EINVAL), mounted); h != "" {
 		t.Errorf("hint for an unknown cause: %q", h)
 	}
 }

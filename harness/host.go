@@ -47,7 +47,7 @@ func CompileAll(ctx context.Context, lab *Lab, root, dir string, subs []Submissi
 			return nil, err
 		}
 		if _, err := os.Stat(src); err != nil {
-			return nil, vmtest.Errorf(vmtest.ClassUsage, "source file %s: %w", s.Src, err)
+			return nil, &SourceError{Path: s.Src, Err: err}
 		}
 		obj := filepath.Join(dir, fmt.Sprintf("sub%d.bpf.o", i))
 		err = Compile(ctx, src, obj, lab.Includes(root))
@@ -61,7 +61,7 @@ func CompileAll(ctx context.Context, lab *Lab, root, dir string, subs []Submissi
 				Detail: FirstErrors(ce.Msg, 5),
 			}}}
 		case err != nil:
-			return nil, &vmtest.Error{Class: vmtest.ClassInfra, Msg: "compiling " + s.Src + ": " + err.Error(), Err: err}
+			return nil, fmt.Errorf("compiling %s: %w", s.Src, err)
 		default:
 			c.Obj = obj
 		}
@@ -166,7 +166,7 @@ func gradeBoot(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cf
 	}
 	graded, err := ReadJSON(out)
 	if err != nil {
-		return nil, vmtest.Errorf(vmtest.ClassInfra, "reading the grades from the guest: %w", err)
+		return nil, fmt.Errorf("reading the grades from the guest: %w", err)
 	}
 	return graded, nil
 }
@@ -206,7 +206,7 @@ func merge(subs []Compiled, graded []*Report, kernel string) ([]*Report, error) 
 			continue
 		}
 		if len(graded) == 0 {
-			return nil, vmtest.Errorf(vmtest.ClassInfra, "fewer objects were graded than given")
+			return nil, errors.New("fewer objects were graded than given")
 		}
 		reports[i], graded = graded[0], graded[1:]
 	}
@@ -224,3 +224,13 @@ func sanitize(s string) string {
 		return r
 	}, s)
 }
+
+// SourceError is a submission's C file that cannot be read: a mistake in
+// the request, not in the program.
+type SourceError struct {
+	Path string
+	Err  error
+}
+
+func (e *SourceError) Error() string { return "source file " + e.Path + ": " + e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }

@@ -340,17 +340,31 @@ func hintFor(cause []string) string {
 }
 
 // AttachHint explains an attach failure caused by the machine rather than
-// the program, or returns "".
+// the program, or returns "". It looks at the machine and at the error's
+// errno, not at the error's text.
 func AttachHint(err error) string {
-	if err == nil {
-		return ""
-	}
-	msg := err.Error()
+	return attachHint(err, tracefsMounted)
+}
+
+func attachHint(err error, mounted func() bool) string {
 	switch {
-	case strings.Contains(msg, "tracefs") || strings.Contains(msg, "debugfs"):
-		return "tracefs is not mounted on this machine: mount -t tracefs nodev /sys/kernel/tracing (as root), or grade in a VM (without --kernel host)"
-	case strings.Contains(msg, "permission denied") || strings.Contains(msg, "operation not permitted"):
+	case err == nil:
+		return ""
+	case errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES):
 		return "attaching needs root (CAP_BPF and CAP_PERFMON): grade in a VM (without --kernel host)"
+	case !mounted():
+		return "tracefs is not mounted on this machine: mount -t tracefs nodev /sys/kernel/tracing (as root), or grade in a VM (without --kernel host)"
 	}
 	return ""
+}
+
+// tracefsMounted reports whether tracepoints and probes can be found
+// through tracefs, at its own mount point or under debugfs.
+func tracefsMounted() bool {
+	for _, d := range []string{"/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"} {
+		if _, err := os.Stat(d); err == nil {
+			return true
+		}
+	}
+	return false
 }

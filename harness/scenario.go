@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bpflab/bpflab/internal/fileutil"
 )
 
 // A Scenario is what a behavioural check runs: several trigger processes,
@@ -165,27 +167,10 @@ func NewLauncher(dir string) (*Launcher, error) {
 		return nil, err
 	}
 	bin := filepath.Join(dir, ".trigger")
-	if err := copyFile(self, bin); err != nil {
+	if err := fileutil.Copy(self, bin, 0o755); err != nil {
 		return nil, fmt.Errorf("copying the trigger binary: %w", err)
 	}
 	return &Launcher{dir: dir, bin: bin, env: []string{"PATH=/usr/bin:/bin", "HOME=/"}}, nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // Prepare makes the executable names the scenario's processes need. It
@@ -200,7 +185,7 @@ func (l *Launcher) Prepare(s *Scenario) error {
 			continue
 		}
 		if err := os.Link(l.bin, path); err != nil {
-			if err := copyFile(l.bin, path); err != nil {
+			if err := fileutil.Copy(l.bin, path, 0o755); err != nil {
 				return err
 			}
 		}

@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// Class says why a run failed without a payload exit status. Each class has
-// its own exit code in the bpflab command, documented in the README.
+// Class says why a run failed without a payload exit status. The bpflab
+// command turns each class into an exit code of its own.
 type Class int
 
 const (
@@ -28,29 +28,6 @@ const (
 	// ClassPayload is a payload that could not be started (not an executable).
 	ClassPayload
 )
-
-// ExitCode is the exit code of the bpflab command for this class.
-func (c Class) ExitCode() int {
-	switch c {
-	case ClassUsage:
-		return 64
-	case ClassKernel:
-		return 65
-	case ClassBootHang:
-		return 66
-	case ClassPanic:
-		return 67
-	case ClassTimeout:
-		return 68
-	case ClassOOM:
-		return 69
-	case ClassInfra:
-		return 70
-	case ClassPayload:
-		return 71
-	}
-	return 70
-}
 
 func (c Class) String() string {
 	switch c {

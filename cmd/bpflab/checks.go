@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/bpflab/bpflab/vmtest"
 )
 
 // Checks of command-line values that would otherwise fail late: after a
@@ -59,7 +57,7 @@ func checkMemory(mib int) error {
 	if limit == 0 || mib <= limit {
 		return nil
 	}
-	return vmtest.Errorf(vmtest.ClassUsage, "--memory %d MiB is more than this host can give a guest: at most %d MiB (its %d MiB of RAM less %d MiB for the host)",
+	return usagef("--memory %d MiB is more than this host can give a guest: at most %d MiB (its %d MiB of RAM less %d MiB for the host)",
 		mib, limit, limit+hostReserveMiB, hostReserveMiB)
 }
 
@@ -67,27 +65,27 @@ func checkMemory(mib int) error {
 // anything is compiled or booted. example is a file that would do.
 func checkSource(p, example string) error {
 	if p == "" {
-		return vmtest.Errorf(vmtest.ClassUsage, "--src needs a C file, such as %s", example)
+		return usagef("--src needs a C file, such as %s", example)
 	}
 	fi, err := os.Stat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return vmtest.Errorf(vmtest.ClassUsage, "--src %s: no such file: pass a BPF C file, such as %s", p, example)
+		return usagef("--src %s: no such file: pass a BPF C file, such as %s", p, example)
 	case err != nil:
-		return vmtest.Errorf(vmtest.ClassUsage, "--src %s: %w", p, err)
+		return usagef("--src %s: %w", p, err)
 	case fi.IsDir():
 		if cs, _ := filepath.Glob(filepath.Join(p, "*.c")); len(cs) > 0 {
-			return vmtest.Errorf(vmtest.ClassUsage, "--src %s is a directory: pass a C file in it (%s)", p, strings.Join(cs, ", "))
+			return usagef("--src %s is a directory: pass a C file in it (%s)", p, strings.Join(cs, ", "))
 		}
-		return vmtest.Errorf(vmtest.ClassUsage, "--src %s is a directory: pass a BPF C file, such as %s", p, example)
+		return usagef("--src %s is a directory: pass a BPF C file, such as %s", p, example)
 	case !fi.Mode().IsRegular():
-		return vmtest.Errorf(vmtest.ClassUsage, "--src %s is not a regular file: pass a BPF C file, such as %s", p, example)
+		return usagef("--src %s is not a regular file: pass a BPF C file, such as %s", p, example)
 	case !strings.HasSuffix(p, ".c"):
-		return vmtest.Errorf(vmtest.ClassUsage, "--src %s is not a C file: pass a file whose name ends in .c, such as %s", p, example)
+		return usagef("--src %s is not a C file: pass a file whose name ends in .c, such as %s", p, example)
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return vmtest.Errorf(vmtest.ClassUsage, "--src %s: cannot read it: %w", p, err)
+		return usagef("--src %s: cannot read it: %w", p, err)
 	}
 	return f.Close()
 }
@@ -103,27 +101,27 @@ func checkOutput(flagName, p string) error {
 	fi, err := os.Stat(p)
 	switch {
 	case err == nil && fi.IsDir():
-		return vmtest.Errorf(vmtest.ClassUsage, "%s %s is a directory: pass a file name, such as %s", flagName, p, filepath.Join(p, "report.json"))
+		return usagef("%s %s is a directory: pass a file name, such as %s", flagName, p, filepath.Join(p, "report.json"))
 	case err == nil:
 		if err := unix.Access(p, unix.W_OK); err != nil {
-			return vmtest.Errorf(vmtest.ClassUsage, "%s %s: cannot write it: %w", flagName, p, err)
+			return usagef("%s %s: cannot write it: %w", flagName, p, err)
 		}
 		return nil
 	case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.ENOTDIR):
-		return vmtest.Errorf(vmtest.ClassUsage, "%s %s: %w", flagName, p, err)
+		return usagef("%s %s: %w", flagName, p, err)
 	}
 	dir := filepath.Dir(p)
 	di, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return vmtest.Errorf(vmtest.ClassUsage, "%s %s: directory %s does not exist: create it, or pass a file in an existing directory", flagName, p, dir)
+		return usagef("%s %s: directory %s does not exist: create it, or pass a file in an existing directory", flagName, p, dir)
 	case err != nil:
-		return vmtest.Errorf(vmtest.ClassUsage, "%s %s: %w", flagName, p, err)
+		return usagef("%s %s: %w", flagName, p, err)
 	case !di.IsDir():
-		return vmtest.Errorf(vmtest.ClassUsage, "%s %s: %s is not a directory", flagName, p, dir)
+		return usagef("%s %s: %s is not a directory", flagName, p, dir)
 	}
 	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
-		return vmtest.Errorf(vmtest.ClassUsage, "%s %s: cannot create files in %s: %w", flagName, p, dir, err)
+		return usagef("%s %s: cannot create files in %s: %w", flagName, p, dir, err)
 	}
 	return nil
 }

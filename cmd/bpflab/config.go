@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/bpflab/bpflab/vmtest"
 )
 
 // configName is the file of defaults for the VM flags. The committed one at
@@ -43,7 +41,7 @@ func findConfig() string {
 func applyConfig(fs *flag.FlagSet, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return vmtest.Errorf(vmtest.ClassUsage, "reading config %s: %w", path, err)
+		return usagef("reading config %s: %w", path, err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -61,16 +59,16 @@ func applyConfig(fs *flag.FlagSet, path string) error {
 		k, v, ok := strings.Cut(line, "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || k == "" {
-			return vmtest.Errorf(vmtest.ClassUsage, "%s:%d: want 'name = value'", path, n)
+			return usagef("%s:%d: want 'name = value'", path, n)
 		}
 		if !slices.Contains(configKeys(), k) {
-			return vmtest.Errorf(vmtest.ClassUsage, "%s:%d: unknown option %q (options: %s)", path, n, k, strings.Join(configKeys(), ", "))
+			return usagef("%s:%d: unknown option %q (options: %s)", path, n, k, strings.Join(configKeys(), ", "))
 		}
 		if fs.Lookup(k) == nil {
 			continue
 		}
 		if err := fs.Set(k, v); err != nil {
-			return vmtest.Errorf(vmtest.ClassUsage, "%s:%d: %s = %s: %v", path, n, k, v, err)
+			return usagef("%s:%d: %s = %s: %v", path, n, k, v, err)
 		}
 	}
 	return sc.Err()
@@ -111,13 +109,13 @@ func applyConfigFile(fs *flag.FlagSet) error {
 // check refuses values no guest can boot with, before anything is done.
 func (v *vmFlags) check() error {
 	if v.memory < 64 {
-		return vmtest.Errorf(vmtest.ClassUsage, "--memory %d MiB is too small for a guest: use 128 or more", v.memory)
+		return usagef("--memory %d MiB is too small for a guest: use 128 or more", v.memory)
 	}
 	if err := checkMemory(v.memory); err != nil {
 		return err
 	}
 	if v.cpus < 1 {
-		return vmtest.Errorf(vmtest.ClassUsage, "--cpus must be at least 1")
+		return usagef("--cpus must be at least 1")
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -10,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bpflab/bpflab/internal/fileutil"
 	"github.com/bpflab/bpflab/vmtest"
 )
 
@@ -72,7 +72,7 @@ func keepCrash(cacheDir, kernel string, argv []string, repro string, stdout, std
 		return "", err
 	}
 	kept := filepath.Join(dir, filepath.Base(argv[0]))
-	if err := copyFile(argv[0], kept); err != nil {
+	if err := fileutil.Copy(argv[0], kept, 0o755); err != nil {
 		return dir, err
 	}
 	// The original may live in a build directory that is about to go.
@@ -105,21 +105,4 @@ func pruneCrashes(root string) {
 	for _, n := range names[:len(names)-keptCrashes] {
 		os.RemoveAll(filepath.Join(root, n))
 	}
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

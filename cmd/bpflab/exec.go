@@ -36,7 +36,7 @@ func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if fs.NArg() == 0 {
-		return vmtest.Errorf(vmtest.ClassUsage, "exec needs a program to run: bpflab exec [flags] PROGRAM [ARGS...]")
+		return usagef("exec needs a program to run: bpflab exec [flags] PROGRAM [ARGS...]")
 	}
 	log := newLogger(stderr, vf.verbose)
 	store, ts, err := vf.targets(log)
@@ -44,7 +44,7 @@ func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if len(ts) != 1 {
-		return vmtest.Errorf(vmtest.ClassUsage, "exec runs on one kernel; use 'bpflab run --kernel %s' for several", vf.kernel)
+		return usagef("exec runs on one kernel; use 'bpflab run --kernel %s' for several", vf.kernel)
 	}
 	t := ts[0]
 	if err := fetchTarget(ctx, store, &t); err != nil {
@@ -74,8 +74,9 @@ func execOne(ctx context.Context, vf *vmFlags, t target, argv []string, stdout, 
 
 	prog, err := exec.LookPath(argv[0])
 	if err != nil {
-		o.Exit, o.Class = vmtest.ClassPayload.ExitCode(), vmtest.ClassPayload.String()
-		return o, vmtest.Errorf(vmtest.ClassPayload, "program %s: %w", argv[0], err)
+		err = payloadf("program %s: %w", argv[0], err)
+		o.Exit, o.Class = failureCode(err), failureClass(err)
+		return o, err
 	}
 	if prog, err = filepath.Abs(prog); err != nil {
 		return o, err
@@ -123,10 +124,9 @@ func execOne(ctx context.Context, vf *vmFlags, t target, argv []string, stdout, 
 		}
 	}
 	if err != nil {
-		c := vmtest.ClassOf(err)
-		o.Exit, o.Class = c.ExitCode(), c.String()
+		o.Exit, o.Class = failureCode(err), failureClass(err)
 		reportFailure(stderr, err, t, reproCommand(vf, t, argv, res))
-		return o, exitError{c.ExitCode()}
+		return o, exitError{o.Exit}
 	}
 	log.Debug("guest run finished", "kernel", t.name, "accel", res.Accel, "boot", res.Boot.Round(time.Millisecond), "total", res.Total.Round(time.Millisecond))
 	o.Exit = res.Status.ShellCode()

@@ -8,8 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/bpflab/bpflab/vmtest"
 )
 
 // 'bpflab run -- go test ...' runs go test with -exec pointing back at
@@ -114,7 +112,7 @@ func goExecQuote(argv []string) (string, error) {
 		case !strings.Contains(a, `"`):
 			out[i] = `"` + a + `"`
 		default:
-			return "", vmtest.Errorf(vmtest.ClassUsage, "%q has both kinds of quote, which 'go test -exec' cannot pass on to bpflab exec", a)
+			return "", usagef("%q has both kinds of quote, which 'go test -exec' cannot pass on to bpflab exec", a)
 		}
 	}
 	return strings.Join(out, " "), nil

@@ -17,7 +17,6 @@ import (
 
 	"github.com/bpflab/bpflab/harness"
 	_ "github.com/bpflab/bpflab/labs/all"
-	"github.com/bpflab/bpflab/vmtest"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -51,7 +50,7 @@ func sourceRoot() (string, error) {
 		if isRoot(r) {
 			return filepath.Abs(r)
 		}
-		return "", vmtest.Errorf(vmtest.ClassUsage, "BPFLAB_ROOT=%s has no labs/ and bpf/vmlinux.h", r)
+		return "", usagef("BPFLAB_ROOT=%s has no labs/ and bpf/vmlinux.h", r)
 	}
 	if wd, err := os.Getwd(); err == nil {
 		for d := wd; ; d = filepath.Dir(d) {
@@ -68,7 +67,7 @@ func sourceRoot() (string, error) {
 			return d, nil
 		}
 	}
-	return "", vmtest.Errorf(vmtest.ClassUsage, "cannot find the bpflab source tree (labs/ and bpf/vmlinux.h): run from it or set BPFLAB_ROOT")
+	return "", usagef("cannot find the bpflab source tree (labs/ and bpf/vmlinux.h): run from it or set BPFLAB_ROOT")
 }
 
 // writeLabs lists the labs, with their titles, for help.
@@ -125,14 +124,14 @@ func parseGrade(fs *flag.FlagSet, g *gradeFlags, args []string, stdout io.Writer
 		}
 	}
 	if id == "" {
-		return nil, vmtest.Errorf(vmtest.ClassUsage, "grade needs a lab: bpflab grade LAB [flags] (labs: %s)", labIDs())
+		return nil, usagef("grade needs a lab: bpflab grade LAB [flags] (labs: %s)", labIDs())
 	}
 	lab, ok := labs[id]
 	if !ok {
-		return nil, vmtest.Errorf(vmtest.ClassUsage, "unknown lab %q: the labs are %s", id, labIDs())
+		return nil, usagef("unknown lab %q: the labs are %s", id, labIDs())
 	}
 	if fs.NArg() > 0 {
-		return nil, vmtest.Errorf(vmtest.ClassUsage, "unexpected argument %q: pass C files with --src FILE (see 'bpflab grade -h')", fs.Arg(0))
+		return nil, usagef("unexpected argument %q: pass C files with --src FILE (see 'bpflab grade -h')", fs.Arg(0))
 	}
 	if err := g.check(); err != nil {
 		return nil, err
@@ -269,7 +268,7 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				fmt.Fprintf(stderr, "guest output:\n%s", r.log.String())
 			}
 			if firstErr == nil {
-				firstErr = exitError{vmtest.ClassOf(r.err).ExitCode()}
+				firstErr = exitError{failureCode(r.err)}
 			}
 			continue
 		}
@@ -318,7 +317,7 @@ func (b bootWatch) Debug(msg string, args ...any) {
 // kernelVerdict is the line that says how grading on a kernel ended.
 func kernelVerdict(kernel string, reports []*harness.Report, err error, took time.Duration) string {
 	if err != nil {
-		return fmt.Sprintf("%s: not graded (%s) after %.1fs; details at the end", kernel, vmtest.ClassOf(err), took.Seconds())
+		return fmt.Sprintf("%s: not graded (%s) after %.1fs; details at the end", kernel, failureClass(err), took.Seconds())
 	}
 	failed := 0
 	for _, r := range reports {
@@ -384,7 +383,7 @@ func printGradeSummary(w io.Writer, rs []*harness.Report) {
 // gradeOnHost grades on the running kernel (--kernel host): root only.
 func gradeOnHost(ctx context.Context, lab *harness.Lab, subs []harness.Compiled) ([]*harness.Report, error) {
 	if os.Geteuid() != 0 {
-		return nil, vmtest.Errorf(vmtest.ClassUsage, "--kernel host loads BPF programs into this machine's kernel and needs root; the default (a VM) does not")
+		return nil, usagef("--kernel host loads BPF programs into this machine's kernel and needs root; the default (a VM) does not")
 	}
 	return harness.GradeHere(ctx, lab, subs)
 }
@@ -403,13 +402,13 @@ func cmdGuestGrade(ctx context.Context, args []string) error {
 	}
 	lab, ok := labs[*id]
 	if !ok {
-		return vmtest.Errorf(vmtest.ClassUsage, "unknown lab %q", *id)
+		return usagef("unknown lab %q", *id)
 	}
 	var ss []uint64
 	for _, s := range seeds {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return vmtest.Errorf(vmtest.ClassUsage, "--seed %q: %v", s, err)
+			return usagef("--seed %q: %v", s, err)
 		}
 		ss = append(ss, n)
 	}
@@ -429,7 +428,7 @@ func cmdWorker(ctx context.Context, args []string) error {
 	}
 	lab, ok := labs[*id]
 	if !ok {
-		return vmtest.Errorf(vmtest.ClassUsage, "unknown lab %q", *id)
+		return usagef("unknown lab %q", *id)
 	}
 	return harness.WorkerMain(ctx, lab, *label, *obj, *kernel, *seed)
 }

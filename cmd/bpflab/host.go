@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"os/exec"
-
-	"github.com/bpflab/bpflab/vmtest"
 )
 
 // runOnHost runs argv on this machine's own kernel (--kernel host), with
@@ -27,6 +25,7 @@ func runOnHost(ctx context.Context, argv []string, stdout, stderr io.Writer, o *
 		}
 		return *o, exitError{o.Exit}
 	}
-	o.Exit = vmtest.ClassPayload.ExitCode()
-	return *o, vmtest.Errorf(vmtest.ClassPayload, "running %s: %w", argv[0], err)
+	err = payloadf("running %s: %w", argv[0], err)
+	o.Exit = failureCode(err)
+	return *o, err
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/bpflab/bpflab/vmtest"
 	"github.com/bpflab/bpflab/vmtest/kernels"
 	"github.com/hashicorp/go-hclog"
 )
@@ -20,7 +18,7 @@ import (
 func (s *storeFlags) open(log hclog.Logger) (*kernels.Store, error) {
 	l, err := kernels.LoadLock(s.lock)
 	if err != nil {
-		return nil, vmtest.Errorf(vmtest.ClassUsage, "reading the kernel lock: %w", err)
+		return nil, usagef("reading the kernel lock: %w", err)
 	}
 	return &kernels.Store{Dir: s.cache, Lock: l, Log: log.Named("kernels")}, nil
 }
@@ -57,14 +55,14 @@ func resolveTargets(store *kernels.Store, spec string) ([]target, error) {
 				return nil, err
 			}
 			if !fileExists(abs) {
-				return nil, vmtest.Errorf(vmtest.ClassKernel, "kernel image %s does not exist: pass an existing vmlinuz, or an alias (%s)", one, strings.Join(store.Lock.Aliases(), ", "))
+				return nil, kernelf("kernel image %s does not exist: pass an existing vmlinuz, or an alias (%s)", one, strings.Join(store.Lock.Aliases(), ", "))
 			}
 			out = append(out, target{name: filepath.Base(one), path: abs})
 			continue
 		}
 		k, err := store.Lock.Find(one)
 		if err != nil {
-			return nil, vmtest.Errorf(vmtest.ClassUsage, "%w", err)
+			return nil, usagef("%w", err)
 		}
 		out = append(out, target{name: k.Alias, kernel: &k})
 	}
@@ -109,15 +107,7 @@ func fetchTarget(ctx context.Context, store *kernels.Store, t *target) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c := vmtest.ClassInfra
-		if errors.Is(err, kernels.ErrNotServed) {
-			c = vmtest.ClassKernel
-		}
-		msg := err.Error()
-		if !strings.HasPrefix(msg, "kernel ") {
-			msg = fmt.Sprintf("fetching kernel %s: %s", t.name, msg)
-		}
-		return &vmtest.Error{Class: c, Msg: msg, Err: err}
+		return err
 	}
 	t.path = p
 	return nil
@@ -125,7 +115,7 @@ func fetchTarget(ctx context.Context, store *kernels.Store, t *target) error {
 
 func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return vmtest.Errorf(vmtest.ClassUsage, "kernels needs a subcommand: fetch, list or update")
+		return usagef("kernels needs a subcommand: fetch, list or update")
 	}
 	name := "kernels " + args[0]
 	if isHelpFlag(args[0]) {
@@ -167,7 +157,7 @@ func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "update":
 		return updateKernels(ctx, store, sf.lock, stdout)
 	}
-	return vmtest.Errorf(vmtest.ClassUsage, "unknown kernels subcommand %q: use fetch, list or update", args[0])
+	return usagef("unknown kernels subcommand %q: use fetch, list or update", args[0])
 }
 
 func listKernels(store *kernels.Store, w io.Writer) error {
@@ -192,12 +182,12 @@ func updateKernels(ctx context.Context, store *kernels.Store, lockPath string, w
 	if lockPath == "" {
 		lockPath = filepath.Join("vmtest", "kernels", "kernels.lock")
 		if !fileExists(lockPath) {
-			return vmtest.Errorf(vmtest.ClassUsage, "no lock file to rewrite: run from the bpflab source tree or pass --lock FILE")
+			return usagef("no lock file to rewrite: run from the bpflab source tree or pass --lock FILE")
 		}
 	}
 	nl, changes, err := store.Update(ctx)
 	if err != nil {
-		return &vmtest.Error{Class: vmtest.ClassInfra, Msg: "updating the kernel lock: " + err.Error(), Err: err}
+		return fmt.Errorf("updating the kernel lock: %w", err)
 	}
 	if len(changes) == 0 {
 		fmt.Fprintln(w, "every kernel is pinned to the newest build the archive serves")

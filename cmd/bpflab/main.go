@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 
@@ -76,7 +77,7 @@ func exitCode(err error, interrupted bool, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stderr, "bpflab: %v\n", err)
-	return vmtest.ClassOf(err).ExitCode()
+	return failureCode(err)
 }
 
 // commands are the lines of 'bpflab help': a synopsis (after "bpflab ")
@@ -118,7 +119,7 @@ Run 'bpflab COMMAND -h' for a command's flags.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		writeUsage(stderr)
-		return vmtest.Errorf(vmtest.ClassUsage, "no command given")
+		return usagef("no command given")
 	}
 	switch args[0] {
 	case "exec":
@@ -144,24 +145,68 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	writeUsage(stderr)
-	return vmtest.Errorf(vmtest.ClassUsage, "unknown command %q", args[0])
+	return usagef("unknown command %q", args[0])
 }
 
 func isHelpFlag(a string) bool {
 	return a == "-h" || a == "-help" || a == "--help" || a == "--h"
 }
 
+// newLogger returns the command's logger. Its lines read like the
+// command's errors, "bpflab: what happened (key=value, ...)", warnings say
+// so, and debug lines appear only with -v: one voice for everything bpflab
+// prints. Libraries log only through a logger the command hands them.
 func newLogger(stderr io.Writer, verbose bool) hclog.Logger {
 	level := hclog.Info
 	if verbose {
 		level = hclog.Debug
 	}
-	return hclog.New(&hclog.LoggerOptions{
-		Name:        "bpflab",
-		Level:       level,
-		Output:      stderr,
-		DisableTime: true,
+	l := hclog.NewInterceptLogger(&hclog.LoggerOptions{
+		Name:   "bpflab",
+		Level:  level,
+		Output: io.Discard,
 	})
+	l.RegisterSink(&voice{w: stderr, level: level})
+	return l
+}
+
+// voice is the sink that writes the command's log lines.
+type voice struct {
+	mu    sync.Mutex
+	w     io.Writer
+	level hclog.Level
+}
+
+func (v *voice) Accept(_ string, level hclog.Level, msg string, args ...any) {
+	if level < v.level {
+		return
+	}
+	var b strings.Builder
+	b.WriteString("bpflab: ")
+	switch {
+	case level >= hclog.Error:
+		b.WriteString("error: ")
+	case level == hclog.Warn:
+		b.WriteString("warning: ")
+	case level <= hclog.Debug:
+		b.WriteString("debug: ")
+	}
+	b.WriteString(msg)
+	for i := 0; i+1 < len(args); i += 2 {
+		if i == 0 {
+			b.WriteString(" (")
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%v=%v", args[i], args[i+1])
+		if i+3 >= len(args) {
+			b.WriteString(")")
+		}
+	}
+	b.WriteString("\n")
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	io.WriteString(v.w, b.String())
 }
 
 // parseFlags parses fs, turning flag errors into usage errors. -h prints
@@ -173,7 +218,7 @@ func parseFlags(fs *flag.FlagSet, args []string, help io.Writer) error {
 			printHelp(help, fs)
 			return err
 		}
-		return vmtest.Errorf(vmtest.ClassUsage, "%v (see 'bpflab %s -h')", err, fs.Name())
+		return usagef("%v (see 'bpflab %s -h')", err, fs.Name())
 	}
 	return nil
 }

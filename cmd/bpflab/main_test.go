@@ -12,6 +12,7 @@ import (
 
 	"github.com/bpflab/bpflab/internal/testvm"
 	"github.com/bpflab/bpflab/vmtest"
+	"github.com/google/go-cmp/cmp"
 )
 
 // bpflab runs the built command and returns its output and exit code.
@@ -175,8 +176,36 @@ func TestExitCodesDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	for c := vmtest.ClassUsage; c <= vmtest.ClassPayload; c++ {
-		if !strings.Contains(string(readme), "| "+strconv.Itoa(c.ExitCode())+" ") {
-			t.Errorf("README does not document exit code %d (%v)", c.ExitCode(), c)
+		if _, ok := exitCodes[c.String()]; !ok {
+			t.Errorf("the library's failure class %v has no exit code", c)
 		}
+	}
+	for class, code := range exitCodes {
+		if !strings.Contains(string(readme), "| "+strconv.Itoa(code)+" | "+class+" |") {
+			t.Errorf("README does not document exit code %d (%s)", code, class)
+		}
+	}
+}
+
+// TestLoggerVoice: log lines read like the command's errors, debug lines
+// only with -v, whatever library logger they come from.
+func TestLoggerVoice(t *testing.T) {
+	var quiet, verbose strings.Builder
+	for _, c := range []struct {
+		w       *strings.Builder
+		verbose bool
+	}{{&quiet, false}, {&verbose, true}} {
+		l := newLogger(c.w, c.verbose).Named("kernels")
+		l.Info("fetching kernel 6.12 once", "package", "linux-image-x", "version", "1")
+		l.Warn("a guest under KVM did not start", "reason", "no /dev/kvm")
+		l.Debug("starting qemu")
+	}
+	want := "bpflab: fetching kernel 6.12 once (package=linux-image-x, version=1)\n" +
+		"bpflab: warning: a guest under KVM did not start (reason=no /dev/kvm)\n"
+	if diff := cmp.Diff(want, quiet.String()); diff != "" {
+		t.Errorf("without -v (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want+"bpflab: debug: starting qemu\n", verbose.String()); diff != "" {
+		t.Errorf("with -v (-want +got):\n%s", diff)
 	}
 }

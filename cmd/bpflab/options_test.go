@@ -208,7 +208,7 @@ func TestGoExecQuote(t *testing.T) {
 			t.Errorf("%s splits to (-want +got):\n%s", v, diff)
 		}
 	}
-	if _, err := goExecQuote([]string{`both ' and "`}); err == nil || vmtest.ClassOf(err) != vmtest.ClassUsage {
+	if _, err := goExecQuote([]string{`both ' and "`}); err == nil || failureClass(err) != classUsage {
 		t.Errorf("both quotes: %v, want a usage error", err)
 	}
 }

@@ -57,11 +57,11 @@ func TestProgressPlain(t *testing.T) {
 		}, []string{"bpflab: compiling 1 file"}},
 		{"other writers pass through", func(p *progress) {
 			p.Status("booting 6.12")
-			fmt.Fprint(p.Writer(), "[WARN]  bpflab.vm: a guest under KVM did not start\n")
+			fmt.Fprint(p.Writer(), "bpflab: warning: a guest under KVM did not start\n")
 			p.Status("grading 6.12")
 		}, []string{
 			"bpflab: booting 6.12",
-			"[WARN]  bpflab.vm: a guest under KVM did not start",
+			"bpflab: warning: a guest under KVM did not start",
 			"bpflab: grading 6.12",
 		}},
 	} {

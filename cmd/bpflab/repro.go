@@ -16,8 +16,7 @@ import (
 func reportFailure(w io.Writer, err error, t target, repro []string) {
 	var verr *vmtest.Error
 	errors.As(err, &verr)
-	c := vmtest.ClassOf(err)
-	fmt.Fprintf(w, "bpflab: kernel %s: %v [%s, exit %d]\n", t.name, err, c, c.ExitCode())
+	fmt.Fprintf(w, "bpflab: kernel %s: %v [%s, exit %d]\n", t.name, err, failureClass(err), failureCode(err))
 	if verr != nil && len(verr.Console) > 0 {
 		fmt.Fprintln(w, "bpflab: last lines of the kernel console:")
 		for _, l := range verr.Console {

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/bpflab/bpflab/vmtest"
 )
 
 // kernelResult is one row of the summary 'bpflab run' ends with.
@@ -78,7 +76,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cmdline := fs.Args()
 	if len(cmdline) == 0 {
-		return vmtest.Errorf(vmtest.ClassUsage, "run needs a command: bpflab run [flags] -- go test ./...")
+		return usagef("run needs a command: bpflab run [flags] -- go test ./...")
 	}
 	if isGoTest(cmdline) {
 		// Refused now, not once per kernel after the downloads.
@@ -179,7 +177,7 @@ func summarise(t target, kr kernelRun, err error, report string, took time.Durat
 	}
 	switch {
 	case err != nil && kr.exit == 0:
-		r.Result, r.Exit = "error", vmtest.ClassOf(err).ExitCode()
+		r.Result, r.Exit = "error", failureCode(err)
 		fmt.Fprintf(stderr, "bpflab: kernel %s: %v\n", t.name, err)
 	case class != "":
 		r.Result = class

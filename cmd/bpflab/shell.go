@@ -34,14 +34,14 @@ func cmdShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if len(ts) != 1 || ts[0].host {
-		return vmtest.Errorf(vmtest.ClassUsage, "shell opens one guest: pass one kernel, not %q", vf.kernel)
+		return usagef("shell opens one guest: pass one kernel, not %q", vf.kernel)
 	}
 	t := ts[0]
 	if err := fetchTarget(ctx, store, &t); err != nil {
 		return err
 	}
 	if _, err := os.Stat(busyboxPath); err != nil {
-		return vmtest.Errorf(vmtest.ClassInfra, "%s is missing: install busybox-static (scripts/deps.sh does)", busyboxPath)
+		return fmt.Errorf("%s is missing: install busybox-static (scripts/deps.sh does)", busyboxPath)
 	}
 	tmp, err := os.MkdirTemp("", "bpflab-shell-")
 	if err != nil {
@@ -97,7 +97,7 @@ func cmdShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return ctx.Err()
 		}
 		reportFailure(stderr, err, t, reproCommand(&vf, t, job.Args, res))
-		return exitError{vmtest.ClassOf(err).ExitCode()}
+		return exitError{failureCode(err)}
 	}
 	if code := res.Status.ShellCode(); code != 0 {
 		return exitError{code}

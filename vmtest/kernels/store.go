@@ -91,10 +91,20 @@ func (s *Store) lock() (func(), error) {
 }
 
 // Fetch returns k's image, downloading and extracting it first if needed.
+// Its errors start "fetching kernel ALIAS:"; errors.Is tells ErrNotServed,
+// ErrApt and ErrNoMirror apart.
 func (s *Store) Fetch(ctx context.Context, k Kernel) (string, error) {
 	if p, ok := s.Cached(k); ok {
 		return p, nil
 	}
+	p, err := s.fetch(ctx, k)
+	if err != nil {
+		return "", fmt.Errorf("fetching kernel %s: %w", k.Alias, err)
+	}
+	return p, nil
+}
+
+func (s *Store) fetch(ctx context.Context, k Kernel) (string, error) {
 	unlock, err := s.lock()
 	if err != nil {
 		return "", fmt.Errorf("locking the kernel cache %s: %w", s.Dir, err)
@@ -104,7 +114,7 @@ func (s *Store) Fetch(ctx context.Context, k Kernel) (string, error) {
 		return p, nil
 	}
 	start := time.Now()
-	s.log().Info("fetching kernel (once)", "kernel", k.Alias, "package", k.Package, "version", k.Version)
+	s.log().Info("fetching kernel "+k.Alias+" (once)", "package", k.Package, "version", k.Version)
 	if err := s.ensureLists(ctx, k.Suite); err != nil {
 		return "", err
 	}
@@ -123,7 +133,7 @@ func (s *Store) Fetch(ctx context.Context, k Kernel) (string, error) {
 	}
 	if err != nil {
 		if notServed(out) {
-			return "", fmt.Errorf("kernel %s: %s %s is %w: run 'bpflab kernels update' to pin the newest build", k.Alias, k.Package, k.Version, ErrNotServed)
+			return "", fmt.Errorf("%s %s is %w: run 'bpflab kernels update' to pin the newest build", k.Package, k.Version, ErrNotServed)
 		}
 		return "", fmt.Errorf("downloading %s: %w", k.Package, aptError(out, err))
 	}
@@ -136,7 +146,7 @@ func (s *Store) Fetch(ctx context.Context, k Kernel) (string, error) {
 		return "", err
 	}
 	if sum != k.SHA256 {
-		return "", fmt.Errorf("kernel %s: %s has SHA256 %s, the lock pins %s: the archive's file changed; run 'bpflab kernels update' if this is a new build", k.Alias, filepath.Base(debs[0]), sum, k.SHA256)
+		return "", fmt.Errorf("%s has SHA256 %s, the lock pins %s: the archive's file changed; run 'bpflab kernels update' if this is a new build", filepath.Base(debs[0]), sum, k.SHA256)
 	}
 	dst := s.ImagePath(k)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -146,7 +156,7 @@ func (s *Store) Fetch(ctx context.Context, k Kernel) (string, error) {
 		return "", err
 	}
 	fi, _ := os.Stat(dst)
-	s.log().Info("kernel ready", "kernel", k.Alias, "image", dst, "size", humanSize(fi.Size()), "took", time.Since(start).Round(time.Millisecond))
+	s.log().Info("kernel "+k.Alias+" ready", "image", dst, "size", humanSize(fi.Size()), "took", time.Since(start).Round(time.Millisecond))
 	return dst, nil
 }
 
