@@ -66,6 +66,7 @@ soak: build kernels
 bench-lab: build kernels
 	@scripts/bench-lab.sh lab-1
 	@scripts/bench-lab.sh lab-2
+	@scripts/bench-labs.sh
 
 bench-boot: build kernels
 	@BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -run '^$$' -bench BenchmarkBoot -benchtime 5x -count 1 ./vmtest/ | scripts/boot-table.sh

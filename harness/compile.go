@@ -135,9 +135,12 @@ func Compile(ctx context.Context, src, dst string, includes []string) error {
 	if unsafe {
 		outDir = filepath.Join(work, "out")
 	}
+	// The multiarch directory comes after the others: usdt.bpf.h includes
+	// <linux/errno.h>, which needs its <asm/errno.h>.
 	args := []string{"-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86",
 		"-Wall", "-Wno-unused-variable", "-Wno-unused-function",
-		"-fno-color-diagnostics", "-fno-crash-diagnostics"}
+		"-fno-color-diagnostics", "-fno-crash-diagnostics",
+		"-idirafter", "/usr/include/x86_64-linux-gnu"}
 	for _, inc := range incs {
 		args = append(args, "-I", inc)
 	}

@@ -34,14 +34,26 @@ type Compiled struct {
 	Submission
 	Obj    string
 	Report *Report
+	// Files is the directory of the lab's own programs ([Lab.Build]).
+	Files string
 }
 
 // CompileAll builds every submission into dir. Files that do not compile
 // get a report with a failed "compile" check naming clang's first errors.
 func CompileAll(ctx context.Context, lab *Lab, root, dir string, subs []Submission) ([]Compiled, error) {
 	var out []Compiled
+	files := ""
+	if lab.Build != nil {
+		files = filepath.Join(dir, "lab-files")
+		if err := os.Mkdir(files, 0o755); err != nil {
+			return nil, err
+		}
+		if err := lab.Build(ctx, filepath.Join(root, lab.Dir), files); err != nil {
+			return nil, fmt.Errorf("building the programs of %s: %w", lab.ID, err)
+		}
+	}
 	for i, s := range subs {
-		c := Compiled{Submission: s}
+		c := Compiled{Submission: s, Files: files}
 		src, err := filepath.Abs(s.Src)
 		if err != nil {
 			return nil, err
@@ -146,6 +158,20 @@ func gradeBoot(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cf
 		return nil, nil
 	}
 	env := []string{"BPFLAB_GUEST=1"}
+	if d := subs[0].Files; d != "" {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			p := filepath.Join(d, e.Name())
+			files[p] = p
+		}
+		env = append(env, labFilesEnv+"="+d)
+	}
+	if lab.CPUs > cfg.CPUs {
+		cfg.CPUs = lab.CPUs
+	}
 	for _, s := range subs {
 		if s.FullLog {
 			env = append(env, fullLogEnv+"=1")
@@ -186,6 +212,9 @@ func GradeHere(ctx context.Context, lab *Lab, subs []Compiled) ([]*Report, error
 	for _, s := range subs {
 		if s.FullLog {
 			os.Setenv(fullLogEnv, "1")
+		}
+		if s.Files != "" {
+			os.Setenv(labFilesEnv, s.Files)
 		}
 		if s.Obj != "" {
 			graded = append(graded, Supervise(ctx, lab, s.Label, s.Obj, "host", s.Seed))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/bpflab/bpflab/internal/fileutil"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 )
@@ -29,6 +30,19 @@ type Lab struct {
 	// Run attaches the loaded programs, runs the lab's scenario and
 	// records its checks. It is called only when the object loaded.
 	Run func(ctx context.Context, g *G)
+	// CPUs is the least number of vCPUs the lab's guest needs (0: one is
+	// enough), for a lab whose programs must be right on several CPUs
+	// at once.
+	CPUs int
+	// Build, when set, builds the lab's own programs (the binaries its
+	// probes attach to) on the host, from the lab's directory src into
+	// the empty directory out, with the host's compiler. They reach the
+	// guest at the same paths; [G.Files] finds them there.
+	Build func(ctx context.Context, src, out string) error
+	// ReadObject, when set, reads the compiled object in place of
+	// ebpf.LoadCollectionSpec, and prepares it for the running kernel (lab
+	// 4's objects include libbpf's usdt.bpf.h, see harness/usdt).
+	ReadObject func(obj string) (*ebpf.CollectionSpec, error)
 }
 
 // CheckDef declares a check: its name and, in a line, what a PASS means.
@@ -73,6 +87,31 @@ func (l *Lab) CheckNames() []string {
 }
 
 // Includes are the include directories for compiling this lab's C files.
+// labFilesEnv names, in the guest, the directory of the programs the lab
+// built on the host ([Lab.Build]).
+const labFilesEnv = "BPFLAB_LAB_FILES"
+
+// File is the path of a program [Lab.Build] made, by its name: a copy of
+// the submission's own in [G.Dir], on the file system the scenario's
+// processes run from (a process runs a hard link to it, so probes on it
+// fire there).
+func (g *G) File(name string) (string, error) {
+	if g.Files == "" {
+		return "", fmt.Errorf("the lab built no programs (no %s)", name)
+	}
+	dst := filepath.Join(g.Dir, "lab-files", name)
+	if _, err := os.Stat(dst); err == nil {
+		return dst, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
+	}
+	if err := fileutil.Copy(filepath.Join(g.Files, name), dst, 0o755); err != nil {
+		return "", fmt.Errorf("copying the lab's program %s: %w", name, err)
+	}
+	return dst, nil
+}
+
 func (l *Lab) Includes(root string) []string {
 	return []string{filepath.Join(root, l.Dir), filepath.Join(root, "bpf")}
 }
@@ -84,11 +123,15 @@ type G struct {
 	Report *Report
 	// BTF is the object's type information, to check event layouts.
 	BTF *btf.Spec
+	// Spec is the object as read, with the programs the lab grades.
+	Spec *ebpf.CollectionSpec
 	// Seed makes the run's scenario; Rand is seeded with it.
 	Seed uint64
 	Rand *rand.Rand
 	// Dir is a directory of this submission's own, removed afterwards.
 	Dir string
+	// Files is the directory of the programs [Lab.Build] made, or "".
+	Files string
 
 	stream   func(Check)
 	launcher *Launcher
@@ -145,6 +188,21 @@ func (g *G) Launcher() (*Launcher, error) {
 	return g.launcher, nil
 }
 
+// EventChecks declares the two checks [RingEvents] records, for a lab
+// whose events are the struct event of header: its Checks start with them.
+func EventChecks(header string) []CheckDef {
+	return []CheckDef{
+		{Name: "events-map", What: "the object has the ring buffer map events"},
+		{Name: "event-layout", What: "struct event is " + header + "'s"},
+	}
+}
+
+// Hints for the two fields every lab's events carry.
+const (
+	PidHint  = "the pid is not the caller's: it is the upper 32 bits of bpf_get_current_pid_tgid()"
+	CommHint = "the comm is not the caller's: fill it with bpf_get_current_comm(e->comm, sizeof(e->comm))"
+)
+
 // RingEvents checks that the object has a ring buffer map named mapName
 // and that its struct cname has the layout of T, recording the checks
 // "events-map" and "event-layout" (which the lab declares). It reports
@@ -176,14 +234,18 @@ func gradeObject(ctx context.Context, lab *Lab, obj, kernel, source string, seed
 	r := &Report{Lab: lab.ID, Kernel: kernel, Source: source, Seed: seed}
 	g := &G{Lab: lab, Report: r, Seed: seed, Rand: SeedFrom(seed), stream: stream}
 	g.add(Check{Name: "compile", Status: Pass, Reason: "clang built the object"})
-	spec, chosen, checks := LoadSpec(obj, lab.Wants)
+	read := ebpf.LoadCollectionSpec
+	if lab.ReadObject != nil {
+		read = lab.ReadObject
+	}
+	spec, chosen, checks := loadSpec(obj, lab.Wants, read)
 	for _, c := range checks {
 		g.add(c)
 	}
 	if spec == nil {
 		return r
 	}
-	g.BTF = spec.Types
+	g.BTF, g.Spec = spec.Types, spec
 	loaded, cs := LoadChecks(spec, chosen, LoadOptions{FullLog: os.Getenv(fullLogEnv) == "1"})
 	for _, c := range cs {
 		g.add(c)
@@ -200,6 +262,7 @@ func gradeObject(ctx context.Context, lab *Lab, obj, kernel, source string, seed
 	}
 	defer os.RemoveAll(dir)
 	g.Dir = dir
+	g.Files = os.Getenv(labFilesEnv)
 	lab.Run(ctx, g)
 	return r
 }

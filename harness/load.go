@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -19,6 +20,10 @@ type ProgramWant struct {
 	// "tracepoint/syscalls/sys_enter_openat" and its short form; the first
 	// is the one hints name. The section also gives the program's type.
 	Sections []string
+	// Prefix, when set, also accepts any section that starts with it and
+	// names more after it: the attach point, which the lab's loader reads
+	// from [Loaded.Section] (libbpf's "uprobe/BINARY:FUNCTION").
+	Prefix string
 }
 
 // Loaded is a submission's programs and maps in the kernel.
@@ -26,6 +31,8 @@ type Loaded struct {
 	Coll *ebpf.Collection
 	// Prog is the program the lab grades, by the section it wanted.
 	Prog map[string]*ebpf.Program
+	// Section is the program's own section, by the section it wanted.
+	Section map[string]string
 }
 
 // Close releases the programs and maps.
@@ -39,8 +46,12 @@ func (l *Loaded) Close() {
 // it: a license, and one program for each wanted section. It returns
 // checks named "object", "license" and "section".
 func LoadSpec(obj string, wants []ProgramWant) (*ebpf.CollectionSpec, map[string]string, []Check) {
+	return loadSpec(obj, wants, ebpf.LoadCollectionSpec)
+}
+
+func loadSpec(obj string, wants []ProgramWant, read func(string) (*ebpf.CollectionSpec, error)) (*ebpf.CollectionSpec, map[string]string, []Check) {
 	var checks []Check
-	spec, err := ebpf.LoadCollectionSpec(obj)
+	spec, err := read(obj)
 	if err != nil {
 		return nil, nil, []Check{{Name: "object", Status: Fail,
 			Reason: "the compiled object cannot be read: " + err.Error(),
@@ -71,14 +82,36 @@ func LoadSpec(obj string, wants []ProgramWant) (*ebpf.CollectionSpec, map[string
 		have = append(have, fmt.Sprintf("%s (SEC %q)", name, p.SectionName))
 	}
 	sort.Strings(have)
+	// Exact sections first; then, for wants with a prefix, the programs
+	// left whose section has it, in name order.
+	taken := map[string]bool{}
 	for _, w := range wants {
 		for name, p := range spec.Programs {
-			for _, s := range w.Sections {
-				if p.SectionName == s {
-					chosen[w.Sections[0]] = name
-				}
+			if slices.Contains(w.Sections, p.SectionName) {
+				chosen[w.Sections[0]] = name
+				taken[name] = true
 			}
 		}
+	}
+	names := make([]string, 0, len(spec.Programs))
+	for name := range spec.Programs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, w := range wants {
+		if _, ok := chosen[w.Sections[0]]; ok || w.Prefix == "" {
+			continue
+		}
+		for _, name := range names {
+			sec := spec.Programs[name].SectionName
+			if !taken[name] && len(sec) > len(w.Prefix) && strings.HasPrefix(sec, w.Prefix) {
+				chosen[w.Sections[0]] = name
+				taken[name] = true
+				break
+			}
+		}
+	}
+	for _, w := range wants {
 		if _, ok := chosen[w.Sections[0]]; !ok {
 			checks = append(checks, Check{Name: "section", Status: Fail,
 				Reason: fmt.Sprintf("no program in section %q; found %s", w.Sections[0], strings.Join(have, ", ")),
@@ -136,9 +169,10 @@ func LoadChecks(spec *ebpf.CollectionSpec, chosen map[string]string, opts ...Loa
 		}
 		return nil, []Check{mapsPass, verifierCheck(err, o)}
 	}
-	l := &Loaded{Coll: coll, Prog: map[string]*ebpf.Program{}}
+	l := &Loaded{Coll: coll, Prog: map[string]*ebpf.Program{}, Section: map[string]string{}}
 	for sec, name := range chosen {
 		l.Prog[sec] = coll.Programs[name]
+		l.Section[sec] = spec.Programs[name].SectionName
 	}
 	return l, []Check{mapsPass, {Name: "verifier", Status: Pass, Reason: "the kernel's verifier accepted the program"}}
 }

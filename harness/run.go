@@ -44,7 +44,9 @@ const MaxReplays = 3
 // Outcome is a judged scene.
 type Outcome[E comparable] struct {
 	Verdicts []*Verdict[E]
-	Stats    Stats
+	// Procs are the processes as they ran (a replayed one as it ran last).
+	Procs []*ProcResult
+	Stats Stats
 	// Misses is how many runs of the programs the kernel skipped in the
 	// last round; Replayed how many processes were run again.
 	Misses   uint64
@@ -138,7 +140,7 @@ func RunScene[E comparable](ctx context.Context, s *Scene[E], launcher *Launcher
 		}
 		verdicts = mergeVerdicts(verdicts, Judge(s.Oracle, replayed, events, s.Checks), redo)
 	}
-	out.Verdicts = verdicts
+	out.Verdicts, out.Procs = verdicts, procs
 	return out, nil
 }
 

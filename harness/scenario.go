@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -47,6 +48,47 @@ type Process struct {
 	Threads int
 	// Calls are made one after the other, each on the thread it names.
 	Calls []Call
+	// Exe, when set, is a program of the lab (see [Lab.Build]) that the
+	// process runs instead of the grader's own trigger. It reads a plan in
+	// lines (see [LinePlan]) and reports as the grader's trigger does; the
+	// Args of its calls implement [LineArgs].
+	Exe string
+}
+
+// LineArgs are the arguments of a call to a lab's own trigger program
+// ([Process.Exe]): words without blanks, which the program parses.
+type LineArgs interface {
+	Words() []string
+}
+
+// LinePlan is the plan a lab's own trigger program reads on its standard
+// input: a line "THREADS CALLS", then one line per call, "THREAD ASYNC OP
+// WORDS...", ASYNC being 0 or 1. It then names its threads like itself,
+// writes {"tids":[MAIN,T1,...]} on standard output, waits for one byte on
+// standard input, and makes its calls (in batches, as [Call.Async] says),
+// writing {"i":CALL,"tid":TID,"ret":RET} as each returns.
+func LinePlan(p *Process) ([]byte, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%d %d\n", p.Threads, len(p.Calls))
+	for i, c := range p.Calls {
+		la, ok := c.Args.(LineArgs)
+		if !ok {
+			return nil, fmt.Errorf("call %d (%s): arguments %T are not LineArgs", i, c.Op, c.Args)
+		}
+		async := 0
+		if c.Async {
+			async = 1
+		}
+		fmt.Fprintf(&b, "%d %d %s", c.Thread, async, c.Op)
+		for _, w := range la.Words() {
+			if w == "" || strings.ContainsAny(w, " \t\n") {
+				return nil, fmt.Errorf("call %d (%s): word %q is empty or has blanks", i, c.Op, w)
+			}
+			b.WriteString(" " + w)
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes(), nil
 }
 
 // Call is one operation a process makes.
@@ -61,6 +103,11 @@ type Call struct {
 	// same mistake, the report shows the one of least weight. Labs add
 	// one for each unusual argument; a call from another thread adds one.
 	Weight int
+	// Async lets the next call start before this one returns: consecutive
+	// async calls and the call after them form a batch, whose calls on
+	// different threads run at the same time (each thread still makes its
+	// own calls one after the other).
+	Async bool
 }
 
 // CallState says how far a call got.
@@ -155,9 +202,10 @@ func RandomComms(r *rand.Rand, n int) []string {
 // after their comm, so that even at exec, before a process names its
 // threads, nothing in its name points at the grader.
 type Launcher struct {
-	dir string
-	bin string
-	env []string
+	dir  string
+	bin  string
+	env  []string
+	exes map[string]string // a lab program's directory of names
 }
 
 // NewLauncher copies the running binary into dir (which it owns).
@@ -180,8 +228,19 @@ func (l *Launcher) Prepare(s *Scenario) error {
 		if p.Comm == "" || len(p.Comm) > 15 || strings.ContainsAny(p.Comm, "/\x00") {
 			return fmt.Errorf("process name %q: want 1 to 15 bytes, no slash", p.Comm)
 		}
-		path := filepath.Join(l.dir, p.Comm)
+		path := l.path(p)
 		if _, err := os.Lstat(path); err == nil {
+			continue
+		}
+		if p.Exe != "" {
+			// A hard link, never a copy: probes attached to the lab's
+			// program must fire in the process too.
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return err
+			}
+			if err := os.Link(p.Exe, path); err != nil {
+				return fmt.Errorf("naming %s %q: %w", p.Exe, p.Comm, err)
+			}
 			continue
 		}
 		if err := os.Link(l.bin, path); err != nil {
@@ -191,6 +250,22 @@ func (l *Launcher) Prepare(s *Scenario) error {
 		}
 	}
 	return nil
+}
+
+// path is where process p is executed from: a file named like p.Comm.
+func (l *Launcher) path(p *Process) string {
+	if p.Exe == "" {
+		return filepath.Join(l.dir, p.Comm)
+	}
+	if l.exes == nil {
+		l.exes = map[string]string{}
+	}
+	d, ok := l.exes[p.Exe]
+	if !ok {
+		d = filepath.Join(l.dir, fmt.Sprintf("exe%d", len(l.exes)))
+		l.exes[p.Exe] = d
+	}
+	return filepath.Join(d, p.Comm)
 }
 
 // Started is a scenario whose processes have started and wait, each
@@ -228,12 +303,16 @@ func (l *Launcher) Start(ctx context.Context, s *Scenario) (*Started, error) {
 			if c.Thread < 0 || c.Thread > p.Threads {
 				return nil, fmt.Errorf("process %d call %d on thread %d of %d", i, j, c.Thread, p.Threads)
 			}
-			pl.Calls = append(pl.Calls, planCall{Op: c.Op, Args: raw, Thread: c.Thread})
+			pl.Calls = append(pl.Calls, planCall{Op: c.Op, Args: raw, Thread: c.Thread, Async: c.Async})
 			pr.Calls = append(pr.Calls, &CallResult{Call: c, Proc: pr, Index: j})
 		}
 		b, err := json.Marshal(pl)
+		if err == nil && p.Exe != "" {
+			b, err = LinePlan(p)
+			b = bytes.TrimSuffix(b, []byte("\n"))
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("process %d: %w", i, err)
 		}
 		st.results = append(st.results, pr)
 		st.runs = append(st.runs, l.start(pr, append(b, '\n')))
@@ -243,11 +322,55 @@ func (l *Launcher) Start(ctx context.Context, s *Scenario) (*Started, error) {
 	for _, r := range st.runs {
 		select {
 		case <-r.ready:
+			waitBlocked(dctx, r.pr.Pid)
 		case <-r.ended:
 		case <-dctx.Done():
 		}
 	}
-	return st, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	// Nothing is attached yet: a process that is not ready is the
+	// grader's failure, not the program's.
+	for _, r := range st.runs {
+		if !r.pr.Ready {
+			why := "it did not say it was ready within " + s.deadline().String()
+			if r.pr.StartErr != nil {
+				why = r.pr.StartErr.Error()
+			} else {
+				select {
+				case <-r.ended:
+					_ = r.cmd.Wait()
+					why = fmt.Sprintf("it ended (%v)%s", r.cmd.ProcessState, lastLine(r.stderr.String()))
+				default:
+				}
+			}
+			return st, fmt.Errorf("trigger process %d (%q) did not start: %s", r.pr.Index, r.pr.Comm, why)
+		}
+	}
+	return st, nil
+}
+
+// waitBlocked waits until process pid's main thread sits in the read(2)
+// that waits for the go byte. A trigger enters that read after it says it
+// is ready; a program attached before it had entered would see the read,
+// which is none of the scenario's calls (a lab that counts reads would
+// count it).
+func waitBlocked(ctx context.Context, pid int) {
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", pid))
+		if err != nil {
+			return // no such process any more, or no /proc/PID/syscall
+		}
+		if f := strings.Fields(string(b)); len(f) > 1 && f[0] == strconv.Itoa(syscall.SYS_READ) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 func (s *Scenario) deadline() time.Duration {
@@ -263,7 +386,7 @@ func (l *Launcher) start(pr *ProcResult, plan []byte) *running {
 	// Explicit pipes for all three streams: os/exec opens /dev/null for a
 	// nil one, and the grader must not open files while a program that
 	// punishes openers is attached.
-	cmd := exec.Command(filepath.Join(l.dir, pr.Comm), TriggerCommand)
+	cmd := exec.Command(l.path(pr.Process), TriggerCommand)
 	cmd.Env = l.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err1 := cmd.StdinPipe()
@@ -304,6 +427,17 @@ func (st *Started) Go(ctx context.Context) ([]*ProcResult, error) {
 		}
 	}
 	return st.results, nil
+}
+
+// Pid is the process id of p, one of the scenario's processes, or 0 if it
+// did not start.
+func (st *Started) Pid(p *Process) int {
+	for _, r := range st.results {
+		if r.Process == p {
+			return r.Pid
+		}
+	}
+	return 0
 }
 
 // Kill ends every process still running (after an error).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -349,5 +350,70 @@ func TestCheckLayout(t *testing.T) {
 	}
 	if err := CheckLayout[ev](mk(20, 276), "other"); err == nil {
 		t.Error("a missing struct passes")
+	}
+}
+
+// rendezvous counts the calls inside opRendezvous in this process.
+var rendezvous atomic.Int32
+
+// opRendezvous waits until n calls of its process are inside it at once,
+// for at most two seconds, and returns 1 if they were.
+var opRendezvous = RegisterOp("test.rendezvous", func(n int32) (Result, error) {
+	rendezvous.Add(1)
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if rendezvous.Load() >= n {
+			return Result{Ret: 1}, nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return Result{}, nil
+})
+
+// TestScenarioAsync: the calls of a batch run on their threads at the same
+// time; a call that is not async waits for the calls before it.
+func TestScenarioAsync(t *testing.T) {
+	s := &Scenario{Procs: []*Process{{Comm: "sh", Threads: 2, Calls: []Call{
+		{Op: opRendezvous, Args: 3, Thread: 1, Async: true},
+		{Op: opRendezvous, Args: 3, Thread: 2, Async: true},
+		{Op: opRendezvous, Args: 3, Thread: 0},
+		{Op: opWhoami, Thread: 1},
+	}}}}
+	p := launch(t, s)[0]
+	if !p.Ready || p.Code != 0 || p.Signal != 0 {
+		t.Fatalf("process: %+v, stderr %q", p, p.Stderr)
+	}
+	for i, c := range p.Calls[:3] {
+		if c.State != Done || c.Result.Ret != 1 {
+			t.Errorf("call %d of the batch: %+v: the three did not run at once", i, c)
+		}
+	}
+	if c := p.Calls[3]; c.State != Done || c.Tid != p.Calls[0].Tid {
+		t.Errorf("the call after the batch: %+v", c)
+	}
+}
+
+type words []string
+
+func (w words) Words() []string { return w }
+
+// TestLinePlan: the plan a lab's own trigger program reads.
+func TestLinePlan(t *testing.T) {
+	p := &Process{Threads: 2, Calls: []Call{
+		{Op: "call", Args: words{"check_pin", "x61", "12"}, Thread: 1, Async: true},
+		{Op: "call", Args: words{"check_pin", "x", "-3"}},
+	}}
+	b, err := LinePlan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "2 2\n1 1 call check_pin x61 12\n0 0 call check_pin x -3\n"
+	if diff := cmp.Diff(want, string(b)); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	for _, bad := range []any{words{"a b"}, words{""}, 7} {
+		if _, err := LinePlan(&Process{Calls: []Call{{Op: "call", Args: bad}}}); err == nil {
+			t.Errorf("arguments %#v: no error", bad)
+		}
 	}
 }

@@ -116,6 +116,7 @@ type planCall struct {
 	Op     string          `json:"op"`
 	Args   json.RawMessage `json:"args,omitempty"`
 	Thread int             `json:"thread"`
+	Async  bool            `json:"async,omitempty"`
 }
 
 // The trigger's reports, one JSON object a line on its standard output.
@@ -193,16 +194,17 @@ func triggerMain() int {
 		c  planCall
 	}
 	type done struct {
+		i   int
 		res Result
 		err error
 		tid int
 	}
 	tids := []int{unix.Gettid()}
 	work := make([]chan job, p.Threads+1)
-	results := make(chan done)
+	results := make(chan done, len(p.Calls))
 	tidc := make(chan int)
 	for t := 1; t <= p.Threads; t++ {
-		work[t] = make(chan job)
+		work[t] = make(chan job, len(p.Calls))
 		go func(jobs chan job) {
 			runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 			if err := SetThreadName(p.Comm); err != nil {
@@ -213,7 +215,7 @@ func triggerMain() int {
 			tidc <- tid
 			for j := range jobs {
 				res, err := j.fn(j.c.Args)
-				results <- done{res, err, tid}
+				results <- done{j.i, res, err, tid}
 			}
 		}(work[t])
 		tid := <-tidc
@@ -230,20 +232,46 @@ func triggerMain() int {
 		fmt.Fprintln(os.Stderr, "trigger: waiting for go:", err)
 		return 2
 	}
-	for i, c := range p.Calls {
-		var d done
-		if c.Thread == 0 {
-			d.res, d.err = fns[i](c.Args)
-			d.tid = tids[0]
-		} else {
-			work[c.Thread] <- job{i, fns[i], c}
-			d = <-results
+	// Calls run in batches: a batch ends at the first call that is not
+	// async. The calls of a batch on other threads start at once, those on
+	// the main thread run here meanwhile, and the batch ends when all have
+	// returned.
+	for start := 0; start < len(p.Calls); {
+		end := start
+		for end < len(p.Calls)-1 && p.Calls[end].Async {
+			end++
 		}
-		if d.err != nil {
-			fmt.Fprintf(os.Stderr, "trigger: call %d (%s): %v\n", i, c.Op, d.err)
-			return 2
+		batch := p.Calls[start : end+1]
+		pending := 0
+		for k, c := range batch {
+			if c.Thread != 0 {
+				work[c.Thread] <- job{start + k, fns[start+k], c}
+				pending++
+			}
 		}
-		writeLine(doneLine{I: i, Tid: d.tid, Result: d.res})
+		report := func(i int, d done) bool {
+			if d.err != nil {
+				fmt.Fprintf(os.Stderr, "trigger: call %d (%s): %v\n", i, p.Calls[i].Op, d.err)
+				return false
+			}
+			writeLine(doneLine{I: i, Tid: d.tid, Result: d.res})
+			return true
+		}
+		for k, c := range batch {
+			if c.Thread == 0 {
+				res, err := fns[start+k](c.Args)
+				if !report(start+k, done{res: res, err: err, tid: tids[0]}) {
+					return 2
+				}
+			}
+		}
+		for ; pending > 0; pending-- {
+			d := <-results
+			if !report(d.i, d) {
+				return 2
+			}
+		}
+		start = end + 1
 	}
 	return 0
 }

@@ -20,6 +20,7 @@ declare -A need=(
 # files -> package (headers and data that have no command)
 declare -A need_files=(
   [/usr/include/bpf/bpf_helpers.h]=libbpf-dev
+  [/usr/include/x86_64-linux-gnu/sys/sdt.h]=systemtap-sdt-dev
   [/usr/share/keyrings/debian-archive-keyring.gpg]=debian-archive-keyring
   [/bin/busybox]=busybox-static
 )

@@ -30,6 +30,22 @@ type Case struct {
 	Src     string
 	Fail    []string
 	MayFail []string
+	// Seeds is how many scenarios the case is graded with on each kernel
+	// (default: SolutionSeeds for the solution, 1 for others); a wrong
+	// program whose mistake shows only by chance (a race) asks for more,
+	// see [Stress].
+	Seeds int
+}
+
+// Stress is n under make stress-graders ($BPFLAB_SOLUTION_SEEDS of 20 or
+// more), else light: how often to grade a known-wrong program whose
+// mistake shows by chance, so make test stays fast and the stress run
+// proves it fails every time.
+func Stress(n, light int) int {
+	if SolutionSeeds() >= 20 {
+		return n
+	}
+	return light
 }
 
 // SolutionSeeds is how many scenarios the solution is graded with on each
@@ -50,13 +66,21 @@ func SolutionSeeds() int {
 // need, so a SKIP there is an error.
 func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.T, c Case, r *harness.Report)) {
 	kernels := testvm.Kernels(t)
+	if lab.CPUs > 1 {
+		// Its vCPUs must run at the same time: one guest at a time, and
+		// no other test's guest beside it.
+		testvm.Exclusive(t)
+	}
 	bin := testvm.Binary(t)
 	root := testvm.ModuleRoot()
 	var subs []harness.Submission
 	var which []Case
 	for _, c := range cases {
 		n := 1
-		if c.Fail == nil {
+		switch {
+		case c.Seeds > 0:
+			n = c.Seeds
+		case c.Fail == nil:
 			n = SolutionSeeds()
 		}
 		for i := 0; i < n; i++ {
@@ -71,7 +95,9 @@ func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.
 	}
 	for _, k := range kernels {
 		t.Run(k.Alias, func(t *testing.T) {
-			t.Parallel()
+			if lab.CPUs <= 1 {
+				t.Parallel()
+			}
 			mine := append([]harness.Compiled(nil), compiled...)
 			for i := range mine {
 				mine[i].Seed = rand.Uint64N(1<<53-1) + 1

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bpflab/bpflab/vmtest/kernels"
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 )
 
 // RequireEnv makes missing VM prerequisites a failure instead of a skip.
@@ -92,9 +93,11 @@ var (
 )
 
 // Binary returns a static bpflab binary: $BPFLAB_BIN if set, else one
-// built once per test process.
+// built once per test process. Every test that boots a guest calls it, and
+// so holds its share of the machine (see [Exclusive]) until it ends.
 func Binary(tb testing.TB) string {
 	tb.Helper()
+	lockGuests(tb, false)
 	if p := os.Getenv("BPFLAB_BIN"); p != "" {
 		abs, err := filepath.Abs(p)
 		if err != nil {
@@ -155,4 +158,76 @@ func (w tbWriter) Write(p []byte) (int, error) {
 	w.tb.Helper()
 	w.tb.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// Tests that boot guests share the machine through a lock file: each
+// holds it shared for its lifetime ([Binary] takes it), and a test that
+// needs the host's cores to itself holds it exclusively ([Exclusive]).
+// The lock is per process and counted, so tests of one process share it.
+var guests struct {
+	mu                sync.Mutex
+	f                 *os.File
+	shared, exclusive int
+}
+
+// Exclusive waits until no other test process runs guests, and keeps
+// them out until tb ends: for a test whose guest needs its vCPUs to run at
+// the same time (two guests on two cores take turns).
+func Exclusive(tb testing.TB) {
+	tb.Helper()
+	lockGuests(tb, true)
+}
+
+func lockGuests(tb testing.TB, exclusive bool) {
+	guests.mu.Lock()
+	defer guests.mu.Unlock()
+	if guests.f == nil {
+		dir := kernels.DefaultDir()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		f, err := os.OpenFile(filepath.Join(dir, "guests.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		guests.f = f
+	}
+	fd := int(guests.f.Fd())
+	take := func(how int) {
+		if unix.Flock(fd, how|unix.LOCK_NB) == nil {
+			return
+		}
+		if how == unix.LOCK_EX {
+			tb.Logf("waiting for other tests' guests to end: this test needs the host's cores to itself")
+		}
+		if err := unix.Flock(fd, how); err != nil {
+			tb.Fatalf("locking %s: %v", guests.f.Name(), err)
+		}
+	}
+	switch {
+	case exclusive && guests.exclusive == 0:
+		take(unix.LOCK_EX)
+	case !exclusive && guests.exclusive == 0 && guests.shared == 0:
+		take(unix.LOCK_SH)
+	}
+	if exclusive {
+		guests.exclusive++
+	} else {
+		guests.shared++
+	}
+	tb.Cleanup(func() {
+		guests.mu.Lock()
+		defer guests.mu.Unlock()
+		if exclusive {
+			guests.exclusive--
+		} else {
+			guests.shared--
+		}
+		switch {
+		case guests.exclusive == 0 && guests.shared == 0:
+			_ = unix.Flock(fd, unix.LOCK_UN)
+		case exclusive && guests.exclusive == 0:
+			_ = unix.Flock(fd, unix.LOCK_SH) // back to sharing with this process's other tests
+		}
+	})
 }

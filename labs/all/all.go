@@ -5,4 +5,7 @@ package all
 import (
 	_ "github.com/bpflab/bpflab/labs/lab-1"
 	_ "github.com/bpflab/bpflab/labs/lab-2"
+	_ "github.com/bpflab/bpflab/labs/lab-3"
+	_ "github.com/bpflab/bpflab/labs/lab-4"
+	_ "github.com/bpflab/bpflab/labs/lab-5"
 )

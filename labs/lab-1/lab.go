@@ -49,16 +49,14 @@ var Lab = &harness.Lab{
 	Wants: []harness.ProgramWant{{
 		Sections: []string{section, "tp/syscalls/sys_enter_openat"},
 	}},
-	Checks: []harness.CheckDef{
-		{Name: "events-map", What: "the object has the ring buffer map events"},
-		{Name: "event-layout", What: "struct event is lab1.h's"},
+	Checks: append(harness.EventChecks("lab1.h"), []harness.CheckDef{
 		{Name: "attach", What: "the program attaches to syscalls/sys_enter_openat"},
 		{Name: checkReported, What: "every openat of /etc/passwd, by any process or thread, with any dfd, flags and mode, gives one event with the process id, comm and path"},
 		{Name: checkExact, What: "opening any other name (near misses included) gives no event"},
 		{Name: checkRelative, What: "the same file under another name (relative, dirfd, //, ./, symlink) gives no event: the rule is the name as passed"},
 		{Name: checkKill, What: "every process that opens /etc/passwd is killed by SIGKILL in that call"},
 		{Name: checkControl, What: "every other process runs to its end"},
-	},
+	}...),
 	Run: run,
 }
 
@@ -213,9 +211,9 @@ func hint(f *harness.Failure[Event]) string {
 			case f.Got.Path == "":
 				return "the path is empty: copy it from user memory with bpf_probe_read_user_str(buf, size, (const char *)ctx->args[1])"
 			case f.Got.Pid != f.Want.Pid:
-				return "the pid is not the opener's: it is the upper 32 bits of bpf_get_current_pid_tgid()"
+				return harness.PidHint
 			case f.Got.Comm != f.Want.Comm:
-				return "the comm is not the opener's: fill it with bpf_get_current_comm(e->comm, sizeof(e->comm))"
+				return harness.CommHint
 			case f.Got.Path != f.Want.Path:
 				return "the path is not the file name the process passed: copy the string itself, not the pointer"
 			}

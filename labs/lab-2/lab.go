@@ -43,9 +43,7 @@ var Lab = &harness.Lab{
 		{Sections: []string{entrySection, "kprobe/filename_unlinkat"}},
 		{Sections: []string{returnSection, "kretprobe/filename_unlinkat"}},
 	},
-	Checks: []harness.CheckDef{
-		{Name: "events-map", What: "the object has the ring buffer map events"},
-		{Name: "event-layout", What: "struct event is lab2.h's"},
+	Checks: append(harness.EventChecks("lab2.h"), []harness.CheckDef{
 		{Name: "attach", What: "both programs attach to the function that deletes files"},
 		{Name: checkUnlink, What: "every unlink(path) and unlinkat(AT_FDCWD, path, 0), by any process or thread, gives one entry event with the process id, comm and the path as passed"},
 		{Name: checkRelative, What: "every unlinkat(dirfd, name, 0) gives one entry event with the name as passed"},
@@ -54,7 +52,7 @@ var Lab = &harness.Lab{
 		{Name: checkRmdir, What: "removing a directory (rmdir, unlinkat with AT_REMOVEDIR) gives no event"},
 		{Name: checkOther, What: "creating, renaming, linking, opening and making directories give no event"},
 		{Name: checkUnharmed, What: "every process runs all its calls to its end"},
-	},
+	}...),
 	Run: run,
 }
 
@@ -268,9 +266,9 @@ func hint(f *harness.Failure[Event]) string {
 			case f.Got.Path == "":
 				return "the path is empty: read name->name with BPF_CORE_READ, then the string with bpf_probe_read_kernel_str (it is kernel memory, not user memory)"
 			case f.Got.Pid != f.Want.Pid:
-				return "the pid is not the caller's: it is the upper 32 bits of bpf_get_current_pid_tgid()"
+				return harness.PidHint
 			case f.Got.Comm != f.Want.Comm:
-				return "the comm is not the caller's: fill it with bpf_get_current_comm(e->comm, sizeof(e->comm))"
+				return harness.CommHint
 			case strings.HasPrefix(f.Want.Path, f.Got.Path):
 				return "the path is cut short: copy up to sizeof(e->path) bytes, the whole buffer lab2.h gives"
 			default:

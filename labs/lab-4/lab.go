@@ -1,0 +1,469 @@
+// Package lab4 grades lab 4: BPF programs on the USDT probes of a program
+// the lab ships (orders), written with libbpf's usdt.bpf.h, which report
+// every firing of orders:placed and orders:audit with their arguments.
+//
+// The loader does what libbpf does for a "usdt/..." section and cilium/ebpf
+// does not: it reads the probes from the program's .note.stapsdt, writes
+// where each argument lives into usdt.bpf.h's spec map, and attaches a
+// uprobe to each probe site with the semaphore's reference counter, which
+// turns on orders:audit's expensive argument (harness/usdt).
+package lab4
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/bpflab/bpflab/harness"
+	"github.com/bpflab/bpflab/harness/usdt"
+	"github.com/cilium/ebpf"
+)
+
+func init() { harness.Register(Lab) }
+
+const (
+	placedSection = "usdt/orders:orders:placed"
+	auditSection  = "usdt/orders:orders:audit"
+)
+
+// Program is the lab's program, built from orders.c.
+const Program = "orders"
+
+// Lab is lab 4.
+var Lab = &harness.Lab{
+	ID:       "lab-4",
+	Title:    "USDT: a program's own static probes, with arguments by position and a probe that costs nothing until traced",
+	Dir:      "labs/lab-4",
+	Source:   "order.bpf.c",
+	Solution: "solution/order.bpf.c",
+	Wants: []harness.ProgramWant{
+		{Sections: []string{placedSection}, Prefix: "usdt/"},
+		{Sections: []string{auditSection}, Prefix: "usdt/"},
+	},
+	Checks: append(harness.EventChecks("lab4.h"), []harness.CheckDef{
+		{Name: "attach", What: "the programs attach to the probes their sections name, in the lab's program"},
+		{Name: checkPlaced, What: "every firing of orders:placed, by any process or thread, gives one event with the process id, comm, order id (64 bits), item and quantity (signed)"},
+		{Name: checkAudit, What: "every firing of orders:audit gives one event with the process id, comm, the record and its length"},
+		{Name: checkCancelled, What: "firings of orders:cancelled, whose arguments are placed's, give no event"},
+		{Name: checkUnharmed, What: "every process runs all its calls to its end"},
+		{Name: checkGuarded, What: "the audit record is built only while a program is attached to orders:audit: never before, every time after"},
+	}...),
+	Build:      build,
+	ReadObject: readObject,
+	Run:        run,
+}
+
+// The lab's checks, declared once.
+const (
+	checkPlaced    = "placed-reported"
+	checkAudit     = "audit-reported"
+	checkGuarded   = "audit-guarded"
+	checkCancelled = "cancelled-silent"
+	checkUnharmed  = "processes-unharmed"
+)
+
+func build(ctx context.Context, src, out string) error {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		return errors.New("gcc is missing: install gcc and libc6-dev (scripts/deps.sh does)")
+	}
+	cmd := exec.CommandContext(ctx, "gcc", "-static", "-O2", "-g", "-pthread", "-I", filepath.Join(src, "..", "include"),
+		"-o", filepath.Join(out, Program), filepath.Join(src, "orders.c"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("gcc %s: %v\n%s(orders.c needs sys/sdt.h from systemtap-sdt-dev, and libc6-dev's libc.a)", Program, err, b)
+	}
+	return nil
+}
+
+// readObject reads an object that includes usdt.bpf.h and tells it
+// whether this kernel has BPF cookies.
+func readObject(obj string) (*ebpf.CollectionSpec, error) {
+	spec, err := usdt.LoadCollectionSpec(obj)
+	if err != nil {
+		return nil, err
+	}
+	cookies, err := usdt.HaveCookie()
+	if err != nil {
+		return nil, err
+	}
+	if err := usdt.Prepare(spec, cookies); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+// textLen is TEXT_LEN of lab4.h: text is cut to textLen-1 bytes.
+const textLen = 64
+
+// Event kinds, as in lab4.h.
+const (
+	kindPlaced = 1
+	kindAudit  = 2
+)
+
+// rawEvent is struct event of lab4.h, field for field.
+type rawEvent struct {
+	Pid      uint32
+	Kind     uint32
+	ID       uint64
+	Quantity int32
+	Length   int32
+	Comm     [16]byte
+	Text     [textLen]byte
+}
+
+// Event is struct event of lab4.h, decoded.
+type Event struct {
+	Pid      uint32
+	Kind     uint32
+	ID       uint64
+	Quantity int32
+	Length   int32
+	Comm     string
+	Text     string
+}
+
+func decode(b []byte) (Event, error) {
+	r, err := harness.Decode[rawEvent](b)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Pid: r.Pid, Kind: r.Kind, ID: r.ID, Quantity: r.Quantity, Length: r.Length,
+		Comm: harness.CString(r.Comm[:]), Text: harness.CString(r.Text[:])}, nil
+}
+
+// OrderArgs are one call an orders process makes: place, cancel or audit
+// an order.
+type OrderArgs struct {
+	Op       string
+	ID       uint64
+	Item     string
+	Quantity int32
+}
+
+// Words are the call as orders.c reads it.
+func (a OrderArgs) Words() []string {
+	return []string{fmt.Sprint(a.ID), "x" + hex.EncodeToString([]byte(a.Item)), fmt.Sprint(a.Quantity)}
+}
+
+// Record is the audit record orders.c builds for an order.
+func Record(a OrderArgs) string {
+	return fmt.Sprintf(`{"id":%d,"item":"%s","quantity":%d}`, a.ID, a.Item, a.Quantity)
+}
+
+func cut(s string) string {
+	if len(s) > textLen-1 {
+		return s[:textLen-1]
+	}
+	return s
+}
+
+// Rule is the lab's rule: a place fires orders:placed, which gives one
+// event {pid, comm, id, item (cut to fit), quantity}; an audit that built
+// its record (the call returns 1) fires orders:audit, which gives one event
+// {pid, comm, record (cut), length}; a cancel gives none.
+func Rule(c *harness.CallResult) harness.Expect[Event] {
+	a := c.Args.(OrderArgs)
+	pid, comm := uint32(c.Proc.Pid), c.Proc.Comm
+	switch a.Op {
+	case "place":
+		return harness.Expect[Event]{Events: []harness.Want[Event]{{Check: checkPlaced,
+			Event: Event{Pid: pid, Kind: kindPlaced, ID: a.ID, Quantity: a.Quantity, Comm: comm, Text: cut(a.Item)}}}}
+	case "audit":
+		if c.State == harness.Done && c.Result.Ret == 0 {
+			return harness.Expect[Event]{Silent: checkAudit} // the probe did not fire
+		}
+		r := Record(a)
+		return harness.Expect[Event]{Events: []harness.Want[Event]{{Check: checkAudit,
+			Event: Event{Pid: pid, Kind: kindAudit, Length: int32(len(r)), Comm: comm, Text: cut(r)}}}}
+	}
+	return harness.Expect[Event]{Silent: checkCancelled}
+}
+
+var oracle = &harness.Oracle[Event]{
+	Rule: Rule,
+	About: func(c *harness.CallResult, e Event) bool {
+		a := c.Args.(OrderArgs)
+		if a.Op == "audit" {
+			return e.Text == cut(Record(a))
+		}
+		return e.ID == a.ID || e.Text == cut(a.Item)
+	},
+	Pid:        func(e Event) uint32 { return e.Pid },
+	Describe:   describe,
+	Hint:       hint,
+	LiveCheck:  checkUnharmed,
+	StrayCheck: checkCancelled,
+}
+
+func describe(c *harness.CallResult) string {
+	a := c.Args.(OrderArgs)
+	item := fmt.Sprintf("%q", a.Item)
+	if len(a.Item) > 40 {
+		item = fmt.Sprintf("%q... (%d bytes)", a.Item[:40], len(a.Item))
+	}
+	switch a.Op {
+	case "place":
+		return fmt.Sprintf("orders:placed(%d, %s, %d)", a.ID, item, a.Quantity)
+	case "cancel":
+		return fmt.Sprintf("orders:cancelled(%d, %s, %d)", a.ID, item, a.Quantity)
+	}
+	r := Record(a)
+	return fmt.Sprintf("orders:audit(%q, %d)", cut(r), len(r))
+}
+
+func hint(f *harness.Failure[Event]) string {
+	switch f.Check {
+	case checkPlaced, checkAudit:
+		switch f.Kind {
+		case harness.Missing:
+			if f.Every {
+				return "no event reached the ring buffer for this probe: in its BPF_USDT program, reserve a struct event, fill it and submit it"
+			}
+			return "every firing must give an event: look for conditions (a name, a count, a value) that make your program skip one"
+		case harness.Extra:
+			return "send one event per firing"
+		case harness.Mismatch:
+			switch {
+			case f.Got.Kind != f.Want.Kind:
+				return "set kind to EVENT_PLACED for orders:placed and EVENT_AUDIT for orders:audit"
+			case f.Got.Pid != f.Want.Pid:
+				return harness.PidHint
+			case f.Got.Comm != f.Want.Comm:
+				return harness.CommHint
+			case f.Got.ID != f.Want.ID && f.Got.ID == uint64(uint32(f.Want.ID)):
+				return "the order id lost its upper 32 bits: it is a 64-bit argument, declare it __u64 in BPF_USDT"
+			case f.Got.ID != f.Want.ID || f.Got.Quantity != f.Want.Quantity:
+				return "an argument is not the probe's: BPF_USDT names them by position, (id, item, quantity) for placed, (json, length) for audit, with their types"
+			case f.Got.Text == "" && f.Want.Text != "":
+				return "the text is empty: the string is in the program's memory; copy it with bpf_probe_read_user_str"
+			case len(f.Got.Text) < len(f.Want.Text) && strings.HasPrefix(f.Want.Text, f.Got.Text):
+				return "the text is cut short: copy up to sizeof(e->text) bytes"
+			case f.Got.Length != f.Want.Length:
+				return "length is the audit probe's second argument"
+			}
+			return "the text is not the string the probe passed: copy the string its pointer argument points to"
+		}
+	case checkCancelled:
+		return "report orders:placed and orders:audit only: each program's section names one probe"
+	case checkUnharmed:
+		return "your programs must not stop or kill the processes they watch"
+	}
+	return ""
+}
+
+// items are what the scenario orders: ordinary, odd, and longer than
+// struct event's text.
+func item(r *rand.Rand) string {
+	switch r.IntN(8) {
+	case 0:
+		w := make([]byte, textLen+r.IntN(30))
+		for i := range w {
+			w[i] = byte('a' + r.IntN(26))
+		}
+		return string(w)
+	case 1:
+		return fmt.Sprintf("thé vert n°%d", r.IntN(100))
+	}
+	things := []string{"book", "lamp", "chair", "kettle", "bicycle", "tea", "socks", "cable", "monitor", "pen"}
+	return fmt.Sprintf("%s-%d", things[r.IntN(len(things))], r.IntN(1000))
+}
+
+// scenario builds the run's processes: 4 or 5 orders processes with
+// random names and 1 or 2 extra threads, each placing orders (the first
+// with an id above 2^32 and a negative quantity, from the main thread,
+// the next from another thread), cancelling some (same arguments, another
+// probe) and auditing some, one thread at a time and then all at once.
+func scenario(r *rand.Rand, exe string) *harness.Scenario {
+	sc := &harness.Scenario{Together: 3}
+	for i := 0; i < 4+r.IntN(2); i++ {
+		p := &harness.Process{Threads: 1 + r.IntN(2), Exe: exe}
+		call := func(op string, thread int, async bool, w int) {
+			a := OrderArgs{Op: op, ID: r.Uint64N(1 << 62), Item: item(r), Quantity: int32(r.IntN(2000) - 100)}
+			if len(p.Calls) == 0 {
+				a.ID, a.Quantity = 1<<32+r.Uint64N(1<<40), -int32(1+r.IntN(5))
+			}
+			if thread != 0 {
+				w++
+			}
+			p.Calls = append(p.Calls, harness.Call{Op: op, Args: a, Thread: thread, Async: async, Weight: w})
+		}
+		ops := []string{"place", "place", "audit", "cancel"}
+		for j := 0; j < 5+r.IntN(4); j++ {
+			op, thread := ops[r.IntN(len(ops))], r.IntN(p.Threads+1)
+			if j < len(ops) {
+				// Each kind in every process: the first two from the
+				// main thread and another one.
+				op = ops[j]
+				if j == 1 {
+					thread = 1 + r.IntN(p.Threads)
+				}
+			}
+			call(op, thread, false, 0)
+		}
+		for t := 0; t <= p.Threads; t++ {
+			call(ops[r.IntN(len(ops))], t, t < p.Threads, 1)
+		}
+		sc.Procs = append(sc.Procs, p)
+	}
+	for i, c := range harness.RandomComms(r, len(sc.Procs)) {
+		sc.Procs[i].Comm = c
+	}
+	return sc
+}
+
+// target splits a section "usdt/BINARY:PROVIDER:NAME".
+func target(section string) (bin, provider, name string, err error) {
+	f := strings.Split(strings.TrimPrefix(section, "usdt/"), ":")
+	if len(f) != 3 || f[0] == "" || f[1] == "" || f[2] == "" {
+		return "", "", "", fmt.Errorf("section %q: want usdt/BINARY:PROVIDER:NAME, as in %q", section, placedSection)
+	}
+	if f[0] != Program {
+		return "", "", "", fmt.Errorf("section %q: %s is not the lab's program (%s)", section, f[0], Program)
+	}
+	return f[0], f[1], f[2], nil
+}
+
+func run(ctx context.Context, g *harness.G) {
+	m, ok := harness.RingEvents[rawEvent](g, "events", "event", "lab4.h")
+	if !ok {
+		return
+	}
+	exe, err := g.File(Program)
+	if err != nil {
+		g.Fail("grader", err.Error(), "", "")
+		return
+	}
+	f, err := usdt.Open(exe)
+	if err != nil {
+		g.Fail("grader", "reading the lab program's probes: "+err.Error(), "", "")
+		return
+	}
+	mgr, err := usdt.NewManager(g.Spec, g.Loaded.Coll.Maps[usdt.SpecsMap], g.Loaded.Coll.Maps[usdt.IPMap])
+	if err != nil {
+		g.Fail("attach", err.Error(), "include <bpf/usdt.bpf.h> and write the programs with BPF_USDT, as the starter does", "")
+		return
+	}
+	launcher, err := g.Launcher()
+	if err != nil {
+		g.Fail("grader", err.Error(), "", "")
+		return
+	}
+
+	// Before anything is attached, the audit record must not be built.
+	control := &harness.Scenario{Procs: []*harness.Process{{Comm: harness.RandomComms(g.Rand, 1)[0], Exe: exe}}}
+	for i := 0; i < 3; i++ {
+		a := OrderArgs{Op: "audit", ID: g.Rand.Uint64N(1 << 40), Item: item(g.Rand), Quantity: 1}
+		control.Procs[0].Calls = append(control.Procs[0].Calls, harness.Call{Op: "audit", Args: a})
+	}
+	sc := scenario(g.Rand, exe)
+	for _, s := range []*harness.Scenario{control, sc} {
+		if err := launcher.Prepare(s); err != nil {
+			g.Fail("grader", "preparing the scenario: "+err.Error(), "", "")
+			return
+		}
+	}
+	before, err := launcher.Run(ctx, control)
+	if err != nil {
+		g.Fail("grader", "running the control process: "+err.Error(), "", "")
+		return
+	}
+	builtBefore := 0
+	for _, c := range before[0].Calls {
+		if c.State == harness.Done && c.Result.Ret != 0 {
+			builtBefore++
+		}
+	}
+
+	placed, audit := g.Loaded.Prog[placedSection], g.Loaded.Prog[auditSection]
+	var where []string
+	out, err := harness.RunScene(ctx, &harness.Scene[Event]{
+		Scenario: sc, Oracle: oracle, Events: m, Decode: decode,
+		Progs: []*ebpf.Program{placed, audit}, Replayable: true,
+		Checks: []string{checkPlaced, checkAudit, checkCancelled, checkUnharmed},
+		Attach: func() (func(), error) {
+			var links []*usdt.Link
+			detach := func() {
+				for _, l := range links {
+					l.Close()
+				}
+			}
+			where = nil
+			for _, p := range []struct {
+				want string
+				prog *ebpf.Program
+			}{{placedSection, placed}, {auditSection, audit}} {
+				section := g.Loaded.Section[p.want]
+				_, provider, name, err := target(section)
+				if err != nil {
+					detach()
+					return nil, err
+				}
+				l, err := mgr.Attach(p.prog, f, provider, name, nil)
+				if err != nil {
+					detach()
+					return nil, fmt.Errorf("section %q: %w", section, err)
+				}
+				links = append(links, l)
+				where = append(where, section)
+			}
+			return detach, nil
+		},
+	}, launcher)
+	var ae *harness.AttachError
+	switch {
+	case errors.As(err, &ae):
+		hint := harness.AttachHint(ae.Err)
+		if errors.Is(ae.Err, usdt.ErrNoProbe) {
+			hint = "orders has the probes orders:placed, orders:cancelled and orders:audit: list them with readelf -n, as the README shows"
+		}
+		g.Fail("attach", ae.Error(), hint, "")
+		return
+	case err != nil:
+		g.Fail("grader", "running the scenario: "+err.Error(), "", "")
+		return
+	}
+	cookies := "BPF cookies"
+	if ok, _ := usdt.HaveCookie(); !ok {
+		cookies = "the instruction-address map (this kernel has no BPF cookies)"
+	}
+	g.Pass("attach", fmt.Sprintf("attached %s; usdt.bpf.h finds the arguments through %s", strings.Join(where, " and "), cookies))
+	verdicts := out.Verdicts
+	if out.Stats.Bad > 0 {
+		g.Fail(checkPlaced, fmt.Sprintf("%d of %d records could not be decoded: %v", out.Stats.Bad, out.Stats.Total, out.Stats.BadErr),
+			"submit records of sizeof(struct event), as lab4.h defines it", "")
+		verdicts = verdicts[1:]
+	}
+	harness.Record(g, oracle, verdicts, map[string]string{
+		checkPlaced:    "each gave one event with the order's id, item and quantity",
+		checkAudit:     "each gave one event with the record and its length",
+		checkCancelled: "no event",
+		checkUnharmed:  "every process made all its calls",
+	})
+
+	// The audit record: never built untraced, always built traced.
+	audits, built := 0, 0
+	for _, v := range out.Procs {
+		for _, c := range v.Calls {
+			if a := c.Args.(OrderArgs); a.Op == "audit" && c.State == harness.Done {
+				audits++
+				if c.Result.Ret != 0 {
+					built++
+				}
+			}
+		}
+	}
+	switch {
+	case builtBefore > 0:
+		g.Fail(checkGuarded, fmt.Sprintf("orders built the audit record %d of %d times before anything was attached", builtBefore, len(before[0].Calls)), "", "")
+	case built < audits:
+		g.Fail(checkGuarded, fmt.Sprintf("with your programs attached, orders built the audit record only %d of %d times: its semaphore stayed 0", built, audits),
+			"the loader attaches with the probe's semaphore when the section names orders:audit; check the section", "")
+	default:
+		g.Pass(checkGuarded, fmt.Sprintf("record built 0 of %d times before attaching, %d of %d times while attached", len(before[0].Calls), built, audits))
+	}
+}

@@ -1,0 +1,635 @@
+// Package lab5 grades lab 5: counting in the kernel. The student's kprobes
+// on openat(2) and read(2) count each watched process's opens in a hash map
+// and the byte counts of its reads in a log2 histogram; the grader makes an
+// exact, random number of calls from threads on two CPUs at once and reads
+// the maps.
+package lab5
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/bits"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/bpflab/bpflab/harness"
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+func init() { harness.Register(Lab) }
+
+const (
+	openatSection = "ksyscall/openat"
+	readSection   = "ksyscall/read"
+)
+
+// Lab is lab 5.
+var Lab = &harness.Lab{
+	ID:       "lab-5",
+	Title:    "Count in the kernel: opens per process and a histogram of read sizes, right on every CPU",
+	Dir:      "labs/lab-5",
+	Source:   "count.bpf.c",
+	Solution: "solution/count.bpf.c",
+	CPUs:     2,
+	Wants: []harness.ProgramWant{
+		{Sections: []string{openatSection}},
+		{Sections: []string{readSection}},
+	},
+	Checks: []harness.CheckDef{
+		{Name: checkShapes, What: "openat_counts is a hash map of u32 process id to u64, read_sizes an array of HIST_SLOTS u64 (per-CPU kinds too)"},
+		{Name: "attach", What: "both programs attach to the system calls' entry"},
+		{Name: checkCounts, What: "each watched process making its calls one at a time has openat_counts[pid] equal to its openat calls, from all its threads"},
+		{Name: checkConcurrent, What: "each watched process whose threads open files at once, on two CPUs, has its exact count"},
+		{Name: checkHist, What: "read_sizes holds, slot by slot, exactly the byte counts the watched processes passed to read, while their threads read on two CPUs at once"},
+		{Name: checkUnwatched, What: "processes that are not in watched leave no count and no read in the histogram"},
+		{Name: checkUnharmed, What: "every process runs all its calls to its end"},
+	},
+	Run: run,
+}
+
+// The lab's checks, declared once.
+const (
+	checkShapes     = "map-shapes"
+	checkCounts     = "openat-counts"
+	checkConcurrent = "counts-concurrent"
+	checkHist       = "read-histogram"
+	checkUnwatched  = "unwatched-ignored"
+	checkUnharmed   = "processes-unharmed"
+)
+
+// HistSlots is HIST_SLOTS of lab5.h.
+const HistSlots = 32
+
+// Slot is size_slot of lab5.h: the histogram slot of a read's byte count.
+func Slot(n uint64) int {
+	if n == 0 {
+		return 0
+	}
+	return min(bits.Len64(n)-1, HistSlots-1)
+}
+
+// The shape of a scenario. Concurrent processes make their opens and
+// reads from every thread at once; the volume is what makes an increment
+// that is not atomic lose counts on every run (measured in
+// docs/benchmarks.md).
+const (
+	concurrentOpens = 30000 // per thread
+	hotReads        = 40000 // per thread
+)
+
+// kind says what a process of the scenario is for.
+type kind int
+
+const (
+	sequential kind = iota // watched, one call at a time
+	concurrent             // watched, threads at once
+	unwatched              // not in watched
+)
+
+type proc struct {
+	*harness.Process
+	kind kind
+}
+
+// scenario builds the run's processes: 3 watched processes that call one
+// thread at a time, 2 whose threads call at once, and 2 that are not
+// watched, in random order and with random names shared between kinds.
+func scenario(r *rand.Rand, exists string) ([]*proc, *harness.Scenario) {
+	missing := filepath.Join(filepath.Dir(exists), "missing")
+	pick := func() string {
+		if r.IntN(2) == 0 {
+			return exists
+		}
+		return missing
+	}
+	// Watched processes read sizes in slots 0 to 17 and the last (2^31
+	// and more); processes that are not watched in slots 20 to 27 only, so
+	// a read of theirs in the histogram is told apart.
+	watchedSize := func() uint64 {
+		switch r.IntN(8) {
+		case 0:
+			return uint64(r.IntN(2)) // 0 and 1: slot 0
+		case 1:
+			return 1<<31 + r.Uint64N(1<<40) // the last slot
+		}
+		s := r.IntN(18)
+		return 1<<s + r.Uint64N(1<<s)
+	}
+	unwatchedSize := func() uint64 {
+		s := 20 + r.IntN(8)
+		return 1<<s + r.Uint64N(1<<s)
+	}
+	var out []*proc
+	add := func(k kind) {
+		p := &proc{Process: &harness.Process{Threads: 1 + r.IntN(2)}, kind: k}
+		switch k {
+		case sequential, unwatched:
+			size := watchedSize
+			if k == unwatched {
+				size = unwatchedSize
+			}
+			n := 3 + r.IntN(4)
+			for i := 0; i < n; i++ {
+				a := CountArgs{Opens: 1 + r.IntN(200), Path: pick(), Repeat: 1 + r.IntN(3)}
+				if i == 0 && k == sequential {
+					// The edges, in every run: 0 or 1, and a count with
+					// bits above the low 32 (slot 31, and a low slot for
+					// a program that cuts it to 32 bits).
+					a.Sizes = append(a.Sizes, uint64(r.IntN(2)), uint64(1+r.IntN(255))<<32+r.Uint64N(1<<20))
+				}
+				for j := r.IntN(4); j >= 0; j-- {
+					a.Sizes = append(a.Sizes, size())
+				}
+				// The first two calls: the main thread, then another one.
+				thread := r.IntN(p.Threads + 1)
+				if i < 2 {
+					thread = i
+				}
+				p.Calls = append(p.Calls, harness.Call{Op: opCount, Args: a, Thread: thread})
+			}
+		case concurrent:
+			// Every thread, the main one too, opens at once, then reads
+			// at once, all with one byte count: one slot every CPU adds
+			// to at the same time.
+			path, hot := pick(), watchedSize()
+			for t := 0; t <= p.Threads; t++ {
+				a := CountArgs{Opens: concurrentOpens + r.IntN(1000), Path: path}
+				p.Calls = append(p.Calls, harness.Call{Op: opCount, Args: a, Thread: t, Async: t < p.Threads})
+			}
+			for t := 0; t <= p.Threads; t++ {
+				a := CountArgs{Sizes: []uint64{hot}, Repeat: hotReads + r.IntN(1000)}
+				p.Calls = append(p.Calls, harness.Call{Op: opCount, Args: a, Thread: t, Async: t < p.Threads})
+			}
+			// Then a call of other sizes, from one thread.
+			a := CountArgs{Opens: 1 + r.IntN(50), Path: pick(), Sizes: []uint64{watchedSize(), watchedSize()}}
+			p.Calls = append(p.Calls, harness.Call{Op: opCount, Args: a, Thread: r.IntN(p.Threads + 1)})
+		}
+		out = append(out, p)
+	}
+	for _, k := range []kind{sequential, sequential, sequential, concurrent, concurrent, unwatched, unwatched} {
+		add(k)
+	}
+	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	sc := &harness.Scenario{Together: 3}
+	for i, c := range harness.RandomComms(r, len(out)) {
+		out[i].Comm = c
+		sc.Procs = append(sc.Procs, out[i].Process)
+	}
+	return out, sc
+}
+
+// maxRounds bounds how often the scenario runs when the canary shows that
+// no two increments ran at once.
+const maxRounds = 3
+
+func run(ctx context.Context, g *harness.G) {
+	counts, hist, ok := shapes(g)
+	if !ok {
+		return
+	}
+	watched := g.Loaded.Coll.Maps["watched"]
+	if watched == nil {
+		g.Fail(checkShapes, "the object has no map watched", "include lab5.h: it defines watched, which the grader fills", "")
+		return
+	}
+	if runtime.NumCPU() < g.Lab.CPUs {
+		g.Fail("grader", fmt.Sprintf("this machine has %d CPU(s); the lab needs %d to run threads at once (bpflab gives its guest %d)", runtime.NumCPU(), g.Lab.CPUs, g.Lab.CPUs), "", "")
+		return
+	}
+	// Files are made before the programs are attached.
+	exists := filepath.Join(g.Dir, "file")
+	if err := os.WriteFile(exists, []byte("x"), 0o644); err != nil {
+		g.Fail("grader", err.Error(), "", "")
+		return
+	}
+	can, err := newCanary()
+	if err != nil {
+		g.Fail("grader", err.Error(), "", "")
+		return
+	}
+	defer can.close()
+	launcher, err := g.Launcher()
+	if err != nil {
+		g.Fail("grader", "preparing the scenario: "+err.Error(), "", "")
+		return
+	}
+	var (
+		procs   []*proc
+		results []*harness.ProcResult
+		lost    uint64
+		rounds  int
+	)
+	for rounds = 1; rounds <= maxRounds; rounds++ {
+		if rounds > 1 {
+			if err := reset(counts, hist, watched); err != nil {
+				g.Fail("grader", "emptying the maps for another round: "+err.Error(), "", "")
+				return
+			}
+		}
+		var sc *harness.Scenario
+		procs, sc = scenario(g.Rand, exists)
+		if err := launcher.Prepare(sc); err != nil {
+			g.Fail("grader", "preparing the scenario: "+err.Error(), "", "")
+			return
+		}
+		var attachErr error
+		results, attachErr, err = round(ctx, g, launcher, sc, procs, watched, can)
+		switch {
+		case attachErr != nil:
+			g.Fail("attach", attachErr.Error(), harness.AttachHint(attachErr), "")
+			return
+		case err != nil:
+			g.Fail("grader", "running the scenario: "+err.Error(), "", "")
+			return
+		}
+		if lost, err = can.lost(); err != nil {
+			g.Fail("grader", "reading the canary: "+err.Error(), "", "")
+			return
+		}
+		if lost >= canaryLost {
+			break
+		}
+	}
+	g.Pass("attach", fmt.Sprintf("kprobes on %s and %s", syscallSymbol("openat"), syscallSymbol("read")))
+	gotCounts, err := readCounts(counts)
+	if err != nil {
+		g.Fail("grader", "reading the maps: "+err.Error(), "", "")
+		return
+	}
+	gotHist, err := readHist(hist)
+	if err != nil {
+		g.Fail("grader", "reading the maps: "+err.Error(), "", "")
+		return
+	}
+	unproven := ""
+	if lost < canaryLost {
+		unproven = fmt.Sprintf("the grader's own non-atomic counter lost %d increments in %d rounds: the guest's two vCPUs did not run at the same time (the host is busy), so an increment that is not atomic could not show; grade again on an idle machine", lost, maxRounds)
+	} else if rounds > 1 {
+		g.Report.Notes = append(g.Report.Notes, fmt.Sprintf("graded on round %d: in the rounds before, the guest's vCPUs did not run at the same time", rounds))
+	}
+	judge(g, procs, results, gotCounts, gotHist, unproven)
+}
+
+// round runs one scenario: it starts the processes, puts the watched ones
+// in watched, attaches the student's programs and the canary, lets the
+// processes make their calls, and detaches.
+func round(ctx context.Context, g *harness.G, launcher *harness.Launcher, sc *harness.Scenario, procs []*proc, watched *ebpf.Map, can *canary) (results []*harness.ProcResult, attachErr, err error) {
+	started, err := launcher.Start(ctx, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer started.Kill()
+	for _, p := range procs {
+		if p.kind != unwatched {
+			if err := watched.Put(uint32(started.Pid(p.Process)), uint8(1)); err != nil {
+				return nil, nil, fmt.Errorf("filling watched: %w", err)
+			}
+		}
+	}
+	var links []link.Link
+	defer func() {
+		for _, l := range links {
+			l.Close()
+		}
+		can.detach()
+	}()
+	for _, a := range []struct{ section, syscall string }{{openatSection, "openat"}, {readSection, "read"}} {
+		sym := syscallSymbol(a.syscall)
+		l, err := link.Kprobe(sym, g.Loaded.Prog[a.section], nil)
+		if err != nil {
+			return nil, fmt.Errorf("kprobe on %s: %w", sym, err), nil
+		}
+		links = append(links, l)
+		if err := can.attach(sym); err != nil {
+			return nil, nil, fmt.Errorf("the grader's canary on %s: %w", sym, err)
+		}
+	}
+	results, err = started.Go(ctx)
+	return results, nil, err
+}
+
+// reset empties the student's maps and watched between rounds.
+func reset(counts, hist, watched *ebpf.Map) error {
+	for _, m := range []*ebpf.Map{counts, watched} {
+		var keys []uint32
+		var next uint32
+		var prev any // nil: the first key
+		for {
+			err := m.NextKey(prev, &next)
+			if errors.Is(err, ebpf.ErrKeyNotExist) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			keys = append(keys, next)
+			k := next
+			prev = &k
+		}
+		for _, k := range keys {
+			if err := m.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	var zero any = uint64(0)
+	if perCPU(hist.Type()) {
+		n, err := ebpf.PossibleCPU()
+		if err != nil {
+			return err
+		}
+		zero = make([]uint64, n)
+	}
+	for k := uint32(0); k < HistSlots; k++ {
+		if err := hist.Put(k, zero); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syscallSymbol is the kernel function a ksyscall program attaches to.
+func syscallSymbol(name string) string { return "__x64_sys_" + name }
+
+// shapes checks the maps the grader reads.
+func shapes(g *harness.G) (counts, hist *ebpf.Map, ok bool) {
+	var bad []string
+	counts, hist = g.Loaded.Coll.Maps["openat_counts"], g.Loaded.Coll.Maps["read_sizes"]
+	switch {
+	case counts == nil:
+		bad = append(bad, "there is no map openat_counts")
+	case !isHash(counts.Type()) || counts.KeySize() != 4 || counts.ValueSize() != 8:
+		bad = append(bad, fmt.Sprintf("openat_counts is a %s with %d-byte keys and %d-byte values; want a hash (or per-CPU hash) of __u32 to __u64", counts.Type(), counts.KeySize(), counts.ValueSize()))
+	}
+	switch {
+	case hist == nil:
+		bad = append(bad, "there is no map read_sizes")
+	case hist.Type() != ebpf.Array && hist.Type() != ebpf.PerCPUArray || hist.KeySize() != 4 || hist.ValueSize() != 8 || hist.MaxEntries() != HistSlots:
+		bad = append(bad, fmt.Sprintf("read_sizes is a %s of %d entries with %d-byte keys and %d-byte values; want an array (or per-CPU array) of HIST_SLOTS (%d) __u64", hist.Type(), hist.MaxEntries(), hist.KeySize(), hist.ValueSize(), HistSlots))
+	}
+	if len(bad) > 0 {
+		g.Fail(checkShapes, strings.Join(bad, "; "), "declare the maps as the starter file does: the grader reads them by name and shape", "")
+		return nil, nil, false
+	}
+	g.Pass(checkShapes, fmt.Sprintf("openat_counts is a %s, read_sizes a %s", counts.Type(), hist.Type()))
+	return counts, hist, true
+}
+
+func isHash(t ebpf.MapType) bool {
+	return t == ebpf.Hash || t == ebpf.PerCPUHash || t == ebpf.LRUHash || t == ebpf.LRUCPUHash
+}
+
+func perCPU(t ebpf.MapType) bool {
+	return t == ebpf.PerCPUHash || t == ebpf.LRUCPUHash || t == ebpf.PerCPUArray
+}
+
+// readCounts reads openat_counts, summing per-CPU values.
+func readCounts(m *ebpf.Map) (map[uint32]uint64, error) {
+	out := map[uint32]uint64{}
+	var key uint32
+	if perCPU(m.Type()) {
+		var vals []uint64
+		it := m.Iterate()
+		for it.Next(&key, &vals) {
+			for _, v := range vals {
+				out[key] += v
+			}
+		}
+		return out, it.Err()
+	}
+	var val uint64
+	it := m.Iterate()
+	for it.Next(&key, &val) {
+		out[key] = val
+	}
+	return out, it.Err()
+}
+
+// readHist reads read_sizes, summing per-CPU values.
+func readHist(m *ebpf.Map) ([]uint64, error) {
+	out := make([]uint64, HistSlots)
+	for k := uint32(0); k < HistSlots; k++ {
+		if perCPU(m.Type()) {
+			var vals []uint64
+			if err := m.Lookup(k, &vals); err != nil {
+				return nil, err
+			}
+			for _, v := range vals {
+				out[k] += v
+			}
+			continue
+		}
+		if err := m.Lookup(k, &out[k]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// judge compares the maps with the calls the processes made.
+// unproven, when set, says why a concurrent check that found its counts
+// exact cannot pass: the round never ran two increments at once.
+func judge(g *harness.G, procs []*proc, results []*harness.ProcResult, counts map[uint32]uint64, hist []uint64, unproven string) {
+	kindOf := map[int]kind{}
+	whose := map[uint32]*harness.ProcResult{} // a pid or tid of the scenario
+	var wantHist, unwatchedHist [HistSlots]uint64
+	var unharmed []string
+	for i, pr := range results {
+		k := procs[i].kind
+		kindOf[pr.Index] = k
+		whose[uint32(pr.Pid)] = pr
+		for _, t := range pr.Tids {
+			whose[uint32(t)] = pr
+		}
+		if pr.Done() != len(pr.Calls) {
+			unharmed = append(unharmed, fmt.Sprintf("process %d (%q) made %d of its %d calls%s", pr.Pid, pr.Comm, pr.Done(), len(pr.Calls), fate(pr)))
+		}
+		for _, c := range pr.Calls {
+			if c.State != harness.Done {
+				continue
+			}
+			a := c.Args.(CountArgs)
+			for r := 0; r < max(a.Repeat, 1); r++ {
+				for _, n := range a.Sizes {
+					if k == unwatched {
+						unwatchedHist[Slot(n)]++
+					} else {
+						wantHist[Slot(n)]++
+					}
+				}
+			}
+		}
+	}
+
+	// Counts, process by process.
+	fails := map[kind][]string{}
+	var tidKeys, strangers []string
+	lostConcurrent := false
+	nJudged := map[kind]int{}
+	for _, pr := range results {
+		k := kindOf[pr.Index]
+		if k == unwatched || pr.Done() != len(pr.Calls) {
+			continue
+		}
+		nJudged[k]++
+		want := uint64(0)
+		for _, c := range pr.Calls {
+			want += uint64(c.Args.(CountArgs).Opens)
+		}
+		got, ok := counts[uint32(pr.Pid)]
+		what := fmt.Sprintf("process %d (%q, %d threads%s)", pr.Pid, pr.Comm, len(pr.Tids), map[kind]string{sequential: ", one call at a time", concurrent: " opening at once"}[k])
+		switch {
+		case !ok:
+			fails[k] = append(fails[k], fmt.Sprintf("%s: no entry openat_counts[%d]; want %d", what, pr.Pid, want))
+		case got != want:
+			diff := fmt.Sprintf("%d too many", got-want)
+			if got < want {
+				diff = fmt.Sprintf("%d lost", want-got)
+				lostConcurrent = lostConcurrent || k == concurrent
+			}
+			fails[k] = append(fails[k], fmt.Sprintf("%s: openat_counts[%d] = %d, want %d (%s)", what, pr.Pid, got, want, diff))
+		}
+	}
+	keys := make([]uint32, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	for _, key := range keys {
+		pr, ours := whose[key]
+		switch {
+		case ours && key == uint32(pr.Pid) && kindOf[pr.Index] != unwatched:
+		case ours && kindOf[pr.Index] != unwatched:
+			tidKeys = append(tidKeys, fmt.Sprintf("openat_counts[%d] = %d: %d is a thread of process %d (%q)", key, counts[key], key, pr.Pid, pr.Comm))
+		case ours:
+			strangers = append(strangers, fmt.Sprintf("openat_counts[%d] = %d: process %d (%q) is not in watched", key, counts[key], pr.Pid, pr.Comm))
+		default:
+			strangers = append(strangers, fmt.Sprintf("openat_counts[%d] = %d: %d is no process the grader watches", key, counts[key], key))
+		}
+	}
+	tidHint := "the key is a thread id: use the process id, the upper 32 bits of bpf_get_current_pid_tgid(), so every thread adds to its process's entry"
+	countHint := func(k kind) string {
+		switch {
+		case len(tidKeys) > 0:
+			return tidHint
+		case k == concurrent && lostConcurrent:
+			return atomicHint
+		}
+		return "count every openat of a watched process, from any thread, whether it succeeds or not, once; create the entry with bpf_map_update_elem(..., BPF_NOEXIST) the first time, then add to it"
+	}
+	for _, k := range []kind{sequential, concurrent} {
+		name := map[kind]string{sequential: checkCounts, concurrent: checkConcurrent}[k]
+		f := fails[k]
+		switch {
+		case len(f) == 0 && k == concurrent && unproven != "":
+			g.Skip(name, "every count exact, but "+unproven)
+			continue
+		case len(f) == 0:
+			g.Pass(name, fmt.Sprintf("%d process(es): every count exact", nJudged[k]))
+			continue
+		}
+		detail := f[1:]
+		if len(tidKeys) > 0 {
+			detail = append(detail, tidKeys...)
+		}
+		g.Fail(name, fmt.Sprintf("%s [%d of %d processes wrong]", f[0], len(f), nJudged[k]), countHint(k), strings.Join(detail, "\n"))
+	}
+
+	// The histogram, slot by slot.
+	var lost, extra, leaked []string
+	for s := 0; s < HistSlots; s++ {
+		got, want := hist[s], wantHist[s]
+		switch {
+		case got < want:
+			lost = append(lost, fmt.Sprintf("slot %d: %d, want %d (%d lost)", s, got, want, want-got))
+		case got > want && want == 0 && unwatchedHist[s] > 0:
+			leaked = append(leaked, fmt.Sprintf("slot %d: %d, want 0 (only processes that are not watched read sizes from %d to %d)", s, got, uint64(1)<<s, uint64(1)<<(s+1)-1))
+		case got > want:
+			extra = append(extra, fmt.Sprintf("slot %d: %d, want %d (%d too many)", s, got, want, got-want))
+		}
+	}
+	if bad := append(lost, extra...); len(bad) > 0 {
+		hint := atomicHint
+		switch {
+		case sum(hist[:]) == 0:
+			hint = "no read reached read_sizes: in count_read, look up the slot size_slot(count) and add one to it"
+		case sum(hist[:]) == sum(wantHist[:]):
+			hint = "the reads are counted in the wrong slots: use size_slot(count) from lab5.h, with count the 64-bit size_t the call passed (its third argument)"
+		case len(lost) == 0:
+			hint = "the histogram has more reads than the watched processes made: count each read of a watched process once, and no other"
+		}
+		g.Fail(checkHist, fmt.Sprintf("%s [%d of %d slots wrong]", bad[0], len(bad), HistSlots), hint, histTable(hist, wantHist[:]))
+	} else if unproven != "" {
+		g.Skip(checkHist, "every slot exact, but "+unproven)
+	} else {
+		g.Pass(checkHist, fmt.Sprintf("%d reads, every slot exact", sum(wantHist[:])))
+	}
+
+	if len(strangers)+len(leaked) > 0 {
+		all := append(strangers, leaked...)
+		g.Fail(checkUnwatched, fmt.Sprintf("%s [%d found]", all[0], len(all)),
+			"count only processes in watched: look the process id up in watched first, and return when it is not there",
+			strings.Join(all[1:], "\n"))
+	} else {
+		g.Pass(checkUnwatched, "no count and no read from processes outside watched")
+	}
+	if len(unharmed) > 0 {
+		g.Fail(checkUnharmed, unharmed[0], "your programs must count, not stop or kill the processes they watch", strings.Join(unharmed[1:], "\n"))
+	} else {
+		g.Pass(checkUnharmed, fmt.Sprintf("%d processes made all their calls", len(results)))
+	}
+}
+
+const atomicHint = "counts were lost while threads ran on two CPUs at once: `*v += 1` is a load, an add and a store, and two CPUs interleave them; add with __sync_fetch_and_add(v, 1), or use a per-CPU map (the grader sums its CPUs)"
+
+func fate(pr *harness.ProcResult) string {
+	switch {
+	case pr.Hung:
+		return ": it hung"
+	case pr.Signal != 0:
+		return ": killed by " + pr.Signal.String()
+	case pr.StartErr != nil:
+		return ": " + pr.StartErr.Error()
+	case pr.Code != 0:
+		return fmt.Sprintf(": it exited with %d", pr.Code)
+	}
+	return ""
+}
+
+func sum(v []uint64) uint64 {
+	var n uint64
+	for _, x := range v {
+		n += x
+	}
+	return n
+}
+
+func histTable(got, want []uint64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "slot  %-22s %10s %10s\n", "byte counts", "want", "got")
+	for s := range got {
+		if got[s] == 0 && want[s] == 0 {
+			continue
+		}
+		lo, hi := uint64(1)<<s, uint64(1)<<(s+1)-1
+		if s == 0 {
+			lo = 0
+		}
+		r := fmt.Sprintf("%d-%d", lo, hi)
+		if s == HistSlots-1 {
+			r = fmt.Sprintf("%d and more", lo)
+		}
+		mark := ""
+		if got[s] != want[s] {
+			mark = "  <-"
+		}
+		fmt.Fprintf(&b, "%4d  %-22s %10d %10d%s\n", s, r, want[s], got[s], mark)
+	}
+	return b.String()
+}

@@ -1,0 +1,35 @@
+package lab5_test
+
+import (
+	"testing"
+
+	"github.com/bpflab/bpflab/internal/labtest"
+	lab5 "github.com/bpflab/bpflab/labs/lab-5"
+)
+
+// TestLab grades every submission on every kernel of the matrix, in one
+// boot per kernel with two vCPUs.
+func TestLab(t *testing.T) {
+	labtest.Matrix(t, lab5.Lab, []labtest.Case{
+		{Src: "solution/count.bpf.c"},
+		{Src: "count.bpf.c", Fail: []string{"openat-counts", "counts-concurrent", "read-histogram"}},
+		// Losing counts is a race: graded 20 times a kernel by make
+		// stress-graders, it must fail every time.
+		{Src: "testdata/wrong/nonatomic.bpf.c", Fail: []string{"counts-concurrent", "read-histogram"}, Seeds: labtest.Stress(20, 2)},
+		{Src: "testdata/wrong/tid-keyed.bpf.c", Fail: []string{"openat-counts", "counts-concurrent"}},
+		{Src: "testdata/wrong/no-filter.bpf.c", Fail: []string{"unwatched-ignored"}, MayFail: []string{"read-histogram"}},
+		{Src: "testdata/wrong/u32-count.bpf.c", Fail: []string{"read-histogram"}},
+		{Src: "testdata/wrong/reads-fd.bpf.c", Fail: []string{"read-histogram"}},
+	}, nil)
+}
+
+func TestSlot(t *testing.T) {
+	for _, c := range []struct {
+		n    uint64
+		want int
+	}{{0, 0}, {1, 0}, {2, 1}, {3, 1}, {4, 2}, {4095, 11}, {4096, 12}, {1<<31 - 1, 30}, {1 << 31, 31}, {1 << 40, 31}, {^uint64(0), 31}} {
+		if got := lab5.Slot(c.n); got != c.want {
+			t.Errorf("Slot(%d) = %d, want %d", c.n, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,75 @@
+/* The reference solution with knobs, so that each known-wrong program
+ * shows only its one mistake: it defines a knob, then includes this file.
+ *
+ *   ADD_ONE(v)          how a counter is incremented
+ *   COUNT_KEY           the key of openat_counts
+ *   WATCHING(pid)       whether a process is counted
+ *   SLOT(fd, count)     the histogram slot of a read
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "lab5.h"
+
+#ifndef ADD_ONE
+#define ADD_ONE(v) __sync_fetch_and_add(v, 1)
+#endif
+#ifndef COUNT_KEY
+#define COUNT_KEY (bpf_get_current_pid_tgid() >> 32)
+#endif
+#ifndef WATCHING
+#define WATCHING(pid) (bpf_map_lookup_elem(&watched, &(pid)) != 0)
+#endif
+#ifndef SLOT
+#define SLOT(fd, count) size_slot(count)
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} openat_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HIST_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} read_sizes SEC(".maps");
+
+SEC("ksyscall/openat")
+int BPF_KSYSCALL(count_openat, int dfd, const char *filename)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32, key = COUNT_KEY;
+	__u64 zero = 0, *n;
+
+	if (!WATCHING(pid))
+		return 0;
+	n = bpf_map_lookup_elem(&openat_counts, &key);
+	if (!n) {
+		bpf_map_update_elem(&openat_counts, &key, &zero, BPF_NOEXIST);
+		n = bpf_map_lookup_elem(&openat_counts, &key);
+		if (!n)
+			return 0;
+	}
+	ADD_ONE(n);
+	return 0;
+}
+
+SEC("ksyscall/read")
+int BPF_KSYSCALL(count_read, unsigned int fd, char *buf, size_t count)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32, slot = SLOT(fd, count);
+	__u64 *n;
+
+	if (!WATCHING(pid))
+		return 0;
+	n = bpf_map_lookup_elem(&read_sizes, &slot);
+	if (n)
+		ADD_ONE(n);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
