@@ -347,6 +347,8 @@ var hints = []hint{
 		"memory is read directly through a pointer: read kernel memory with BPF_CORE_READ or bpf_probe_read_kernel, user memory with bpf_probe_read_user(_str)"},
 	{regexp.MustCompile(`invalid indirect read from stack|invalid read from stack`),
 		"a stack buffer is passed to a helper before it is initialised: zero it first (char buf[N] = {};)"},
+	{regexp.MustCompile(`At program exit the register R0 has .* should have been in`),
+		"the verifier must see the program return a value in the allowed range (an LSM program: 0 or a negative errno): return constants from separate branches (if (deny) return -EPERM; return 0;), and if the compiler still folds them into arithmetic, put barrier_var(deny) before the test"},
 }
 
 // defaultHint is given when no known pattern is the cause.

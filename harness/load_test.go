@@ -173,3 +173,12 @@ func TestMapFailureIsItsOwnCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifierHintReturnRange: an LSM program whose return value the
+// verifier cannot bound gets a hint about returning constants.
+func TestVerifierHintReturnRange(t *testing.T) {
+	log := "53: (87) r0 = -r0                     ; R0_w=scalar()\n54: (95) exit\nAt program exit the register R0 has unknown scalar value should have been in [-4095, 0]\nprocessed 55 insns (limit 1000000)"
+	if h := VerifierHint(log); !strings.Contains(h, "barrier_var") {
+		t.Errorf("hint %q, want one about returning constants", h)
+	}
+}

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -415,5 +416,59 @@ func TestLinePlan(t *testing.T) {
 		if _, err := LinePlan(&Process{Calls: []Call{{Op: "call", Args: bad}}}); err == nil {
 			t.Errorf("arguments %#v: no error", bad)
 		}
+	}
+}
+
+// TestDeal: calls go to the processes in turn, on the main thread, another
+// thread, or any, as each asks.
+func TestDeal(t *testing.T) {
+	r := SeedFrom(1)
+	procs := []*Process{{Threads: 2}, {Threads: 1}}
+	var calls []Dealt
+	for i := 0; i < 30; i++ {
+		calls = append(calls, Dealt{Call: Call{Op: "x", Weight: i}, Thread: i%3 - 1})
+	}
+	Deal(r, procs, calls)
+	for pi, p := range procs {
+		if len(p.Calls) != 15 {
+			t.Errorf("process %d got %d calls, want 15", pi, len(p.Calls))
+		}
+		for _, c := range p.Calls {
+			want := calls[c.Weight].Thread
+			switch {
+			case c.Thread < 0 || c.Thread > p.Threads:
+				t.Errorf("call %d on thread %d of %d", c.Weight, c.Thread, p.Threads)
+			case want == 0 && c.Thread != 0, want == 1 && c.Thread == 0:
+				t.Errorf("call %d asked for thread kind %d, got thread %d", c.Weight, want, c.Thread)
+			}
+		}
+	}
+}
+
+// TestAt: a call made At a directory and a working directory gets a
+// descriptor of the first and runs in the second; done puts both back.
+func TestAt(t *testing.T) {
+	dir, cwd := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Getwd()
+	fd, done, err := At(dir, cwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, "f", &st, 0); err != nil {
+		t.Errorf("f relative to the descriptor: %v", err)
+	}
+	if wd, _ := os.Getwd(); wd != cwd {
+		t.Errorf("working directory %s, want %s", wd, cwd)
+	}
+	done()
+	if wd, _ := os.Getwd(); wd != before {
+		t.Errorf("after done, working directory %s, want %s", wd, before)
+	}
+	if _, _, err := At(filepath.Join(dir, "missing"), ""); err == nil {
+		t.Error("At a missing directory: no error")
 	}
 }

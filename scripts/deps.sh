@@ -21,6 +21,7 @@ declare -A need=(
 declare -A need_files=(
   [/usr/include/bpf/bpf_helpers.h]=libbpf-dev
   [/usr/include/x86_64-linux-gnu/sys/sdt.h]=systemtap-sdt-dev
+  [/usr/lib/x86_64-linux-gnu/libc.a]=libc6-dev
   [/usr/share/keyrings/debian-archive-keyring.gpg]=debian-archive-keyring
   [/bin/busybox]=busybox-static
 )

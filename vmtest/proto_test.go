@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -97,5 +98,28 @@ func TestExitStatus(t *testing.T) {
 	}
 	if _, err := decodeExitStatus([]byte{1}); !errors.Is(err, ErrBadFrame) {
 		t.Errorf("short exit frame: got %v, want ErrBadFrame", err)
+	}
+}
+
+// TestBootOops: only a kernel oops before the init started is booted
+// again; a panic the job caused, or one every boot of the image has, is not.
+func TestBootOops(t *testing.T) {
+	oops := &Error{Class: ClassPanic, Console: []string{"Oops: int3: 0000 [#1] SMP NOPTI", "Kernel panic - not syncing: Fatal exception in interrupt"}}
+	noInit := &Error{Class: ClassPanic, Console: []string{"Kernel panic - not syncing: No working init found."}}
+	for _, c := range []struct {
+		res  *Result
+		err  error
+		want bool
+	}{
+		{&Result{}, oops, true},
+		{nil, oops, true},
+		{&Result{Boot: time.Second}, oops, false},
+		{&Result{}, noInit, false},
+		{&Result{}, &Error{Class: ClassTimeout}, false},
+		{&Result{}, nil, false},
+	} {
+		if got := bootOops(c.res, c.err); got != c.want {
+			t.Errorf("bootOops(%+v, %v) = %v, want %v", c.res, c.err, got, c.want)
+		}
 	}
 }

@@ -180,10 +180,38 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 			recordKVM(cfg.CacheDir, true)
 		}
 	}
+	for i := 0; i < BootRetries && bootOops(res, err) && ctx.Err() == nil; i++ {
+		// The payload never ran: the kernel oopsed on its own while
+		// booting. Under TCG with two vCPUs, the 6.18 cloud kernel does
+		// so now and then (an int3 while patching its own code, about 1 s
+		// into the boot). Boot again.
+		cfg.Log.Warn("the kernel oopsed while booting, before bpflab's init started; booting again", "attempt", i+2, "reason", err)
+		res, err = boot(ctx, &cfg, accel, initrd, job)
+	}
 	if res != nil {
 		res.Total = time.Since(start)
 	}
 	return res, err
+}
+
+// BootRetries is how often a guest whose kernel oopsed before the init
+// started is booted again.
+const BootRetries = 2
+
+// bootOops reports whether a run failed with a kernel oops before the
+// guest's init started: a kernel bug, not a panic the job caused or one a
+// broken image always causes (no init, no root).
+func bootOops(res *Result, err error) bool {
+	var ve *Error
+	if err == nil || !errors.As(err, &ve) || ve.Class != ClassPanic || res != nil && res.Boot != 0 {
+		return false
+	}
+	for _, l := range ve.Console {
+		if strings.Contains(l, "Oops:") || strings.Contains(l, "Fatal exception") {
+			return true
+		}
+	}
+	return false
 }
 
 func checkKernel(p string) error {

@@ -56,11 +56,18 @@ func cmdShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Symlinks:    busyboxApplets(),
 		Files:       map[string]string{},
 	}
-	if bpftool, err := exec.LookPath("bpftool"); err == nil {
-		job.Executables = append(job.Executables, bpftool)
-		job.Symlinks["/usr/local/sbin/bpftool"] = bpftool
+	// bpftool, and binutils' readelf and nm to find uprobe offsets and
+	// USDT notes by hand (labs 3 and 4), where the host has them.
+	for _, tool := range []string{"bpftool", "readelf", "nm"} {
+		if p, err := exec.LookPath(tool); err == nil {
+			job.Executables = append(job.Executables, p)
+			job.Symlinks["/usr/local/bin/"+tool] = p
+		}
 	}
 	objs := compileLabObjects(ctx, tmp, log.Named("shell"))
+	for guest, host := range buildLabPrograms(ctx, tmp, log.Named("shell")) {
+		objs[guest] = host
+	}
 	for guest, host := range objs {
 		job.Files[guest] = host
 	}
@@ -140,6 +147,37 @@ func compileLabObjects(ctx context.Context, dir string, log interface {
 	return objs
 }
 
+// buildLabPrograms builds the programs of the labs that have their own
+// (lab 3's pinlock, lab 4's orders) into /root/labs/LAB/, for probing by
+// hand. A lab whose programs do not build is left out with a note.
+func buildLabPrograms(ctx context.Context, dir string, log interface {
+	Warn(string, ...any)
+}) map[string]string {
+	out := map[string]string{}
+	root, err := sourceRoot()
+	if err != nil {
+		return out
+	}
+	for id, lab := range labs {
+		if lab.Build == nil {
+			continue
+		}
+		d := filepath.Join(dir, id)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			continue
+		}
+		if err := lab.Build(ctx, filepath.Join(root, lab.Dir), d); err != nil {
+			log.Warn("not in the guest: its programs do not build", "lab", id, "error", err)
+			continue
+		}
+		ents, _ := os.ReadDir(d)
+		for _, e := range ents {
+			out["/root/labs/"+id+"/"+e.Name()] = filepath.Join(d, e.Name())
+		}
+	}
+	return out
+}
+
 func shellProfile(kernel string, objs map[string]string) string {
 	var names []string
 	for g := range objs {
@@ -155,7 +193,8 @@ bpflab guest, kernel %s. Things to try:
   echo 1 > /sys/kernel/tracing/events/syscalls/sys_enter_openat/enable; cat /sys/kernel/tracing/trace_pipe
   grep -w do_unlinkat /proc/kallsyms
   bpftool prog loadall /root/labs/lab-1.bpf.o /sys/fs/bpf/lab1; bpftool prog show
-Lab objects: %s
+  nm /root/labs/lab-3/pinlock | grep check_pin; readelf -n /root/labs/lab-4/orders
+Lab objects and programs: %s
 MOTD
 `, kernel, kernel, strings.Join(names, " "))
 }

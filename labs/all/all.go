@@ -8,4 +8,5 @@ import (
 	_ "github.com/bpflab/bpflab/labs/lab-3"
 	_ "github.com/bpflab/bpflab/labs/lab-4"
 	_ "github.com/bpflab/bpflab/labs/lab-5"
+	_ "github.com/bpflab/bpflab/labs/lab-6"
 )

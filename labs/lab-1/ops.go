@@ -1,7 +1,6 @@
 package lab1
 
 import (
-	"syscall"
 	"unsafe"
 
 	"github.com/bpflab/bpflab/harness"
@@ -35,28 +34,13 @@ const badDfd = 977
 // open(2) and chdir(2), never openat(2), so the only openat the program
 // sees from it is the one the case is about.
 var opOpenat = harness.RegisterOp("lab1.openat", func(a OpenArgs) (harness.Result, error) {
-	dfd := unix.AT_FDCWD
-	if a.Dir != "" {
-		fd, err := rawOpen(a.Dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
-		if err != nil {
-			return harness.Result{}, err
-		}
-		defer unix.Close(fd)
-		dfd = fd
+	dfd, done, err := harness.At(a.Dir, a.Cwd)
+	defer done()
+	if err != nil {
+		return harness.Result{}, err
 	}
 	if a.BadDfd {
 		dfd = badDfd
-	}
-	if a.Cwd != "" {
-		back, err := rawOpen(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
-		if err != nil {
-			return harness.Result{}, err
-		}
-		defer unix.Close(back)
-		defer unix.Fchdir(back)
-		if err := unix.Chdir(a.Cwd); err != nil {
-			return harness.Result{}, err
-		}
 	}
 	// Written here, so its page is present when the program reads it.
 	buf := make([]byte, len(a.Path)+1+len(a.Tail)+1)
@@ -77,13 +61,3 @@ var opOpenat = harness.RegisterOp("lab1.openat", func(a OpenArgs) (harness.Resul
 	unix.Close(fd)
 	return res, nil
 })
-
-// rawOpen is open(2), which a program on sys_enter_openat does not see.
-func rawOpen(path string, flags int) (int, error) {
-	p := harness.CPath(path)
-	r1, _, e := unix.Syscall(unix.SYS_OPEN, uintptr(unsafe.Pointer(p)), uintptr(flags), 0)
-	if e != 0 {
-		return -1, syscall.Errno(e)
-	}
-	return int(r1), nil
-}

@@ -410,12 +410,7 @@ func scenario(r *rand.Rand, f *fixtures) *harness.Scenario {
 	// case a report can show) and once from another thread (so a program
 	// that reports thread ids fails every check it touches); the repeats
 	// run from any thread.
-	type item struct {
-		args   FileArgs
-		weight int
-		thread int // 0 main, 1 another, -1 any
-	}
-	var items []item
+	var calls []harness.Dealt
 	for _, kinds := range [][]caseKind{deletions, decoys} {
 		for _, k := range kinds {
 			for n := 0; n < 2+r.IntN(2); n++ {
@@ -423,26 +418,16 @@ func scenario(r *rand.Rand, f *fixtures) *harness.Scenario {
 				if n < 2 {
 					thread = n
 				}
-				items = append(items, item{k.make(f), k.weight, thread})
+				calls = append(calls, harness.Dealt{Call: harness.Call{Op: opFile, Args: k.make(f), Weight: k.weight}, Thread: thread})
 			}
 		}
 	}
-	r.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
+	r.Shuffle(len(calls), func(i, j int) { calls[i], calls[j] = calls[j], calls[i] })
 	procs := make([]*harness.Process, 4+r.IntN(3))
 	for i := range procs {
 		procs[i] = &harness.Process{Threads: 1 + r.IntN(2)}
 	}
-	for i, it := range items {
-		p := procs[i%len(procs)]
-		thread := 0
-		switch it.thread {
-		case 1:
-			thread = 1 + r.IntN(p.Threads)
-		case -1:
-			thread = r.IntN(p.Threads + 1)
-		}
-		p.Calls = append(p.Calls, harness.Call{Op: opFile, Args: it.args, Thread: thread, Weight: it.weight})
-	}
+	harness.Deal(r, procs, calls)
 	for i, c := range harness.RandomComms(r, len(procs)) {
 		procs[i].Comm = c
 	}

@@ -32,25 +32,10 @@ const nobody = 65534
 
 // opFile is the trigger operation of this lab.
 var opFile = harness.RegisterOp("lab2.file", func(a FileArgs) (harness.Result, error) {
-	dirfd := unix.AT_FDCWD
-	if a.Dir != "" {
-		fd, err := unix.Open(a.Dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return harness.Result{}, err
-		}
-		defer unix.Close(fd)
-		dirfd = fd
-	}
-	if a.Cwd != "" {
-		back, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return harness.Result{}, err
-		}
-		defer unix.Close(back)
-		defer unix.Fchdir(back)
-		if err := unix.Chdir(a.Cwd); err != nil {
-			return harness.Result{}, err
-		}
+	dirfd, done, err := harness.At(a.Dir, a.Cwd)
+	defer done()
+	if err != nil {
+		return harness.Result{}, err
 	}
 	if a.Nobody {
 		// setresuid(2) itself changes only the calling thread; the libc

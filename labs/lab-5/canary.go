@@ -9,32 +9,47 @@ import (
 )
 
 // A canary is the grader's own counter, attached with the student's
-// programs: each openat adds one to it twice, once with a plain load, add
-// and store, once atomically. The plain count falls behind only when two
-// CPUs ran the increment at the same moment, which is what the concurrent
-// checks need: a machine whose vCPUs take turns on one host core (another
-// guest, a build) cannot make a non-atomic increment lose anything, and a
-// round in which the canary lost nothing proves nothing about atomicity.
+// programs: on each call it adds one to a counter twice, once with a
+// plain load, add and store, once atomically. The plain count falls behind
+// only when two CPUs ran the increment at the same moment, which is what
+// the concurrent checks need: a machine whose vCPUs take turns on one host
+// core (another guest, a build) cannot make a non-atomic increment lose
+// anything, and a round in which the canary lost nothing proves nothing
+// about atomicity.
+//
+// It counts openat per process (the processes whose threads open at once
+// are its keys, put in before attaching) and all reads under key 0.
 type canary struct {
-	m     *ebpf.Map
-	prog  *ebpf.Program
-	links []link.Link
+	m      *ebpf.Map
+	opens  *ebpf.Program
+	reads  *ebpf.Program
+	links  []link.Link
+	counts map[uint32]bool // the keys put in
 }
 
-// canaryLost is how many plain increments the canary must have lost in a
-// round for the round to show that increments ran on two CPUs at once.
+// canaryLost is how many plain increments a canary key must have lost in
+// a round for the round to show that increments ran on two CPUs at once.
 const canaryLost = 10
 
+// readsKey is the canary's key for reads (no process has id 0).
+const readsKey = 0
+
 func newCanary() (*canary, error) {
-	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 16, MaxEntries: 1})
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Hash, KeySize: 4, ValueSize: 16, MaxEntries: 64})
 	if err != nil {
 		return nil, err
 	}
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type:    ebpf.Kprobe,
-		License: "GPL",
-		Instructions: asm.Instructions{
-			asm.StoreImm(asm.R10, -4, 0, asm.Word),
+	// key: the calling process's id, or readsKey.
+	program := func(byProcess bool) (*ebpf.Program, error) {
+		key := asm.Instructions{asm.StoreImm(asm.R10, -4, readsKey, asm.Word)}
+		if byProcess {
+			key = asm.Instructions{
+				asm.FnGetCurrentPidTgid.Call(),
+				asm.RSh.Imm(asm.R0, 32),
+				asm.StoreMem(asm.R10, -4, asm.R0, asm.Word),
+			}
+		}
+		insns := append(key,
 			asm.LoadMapPtr(asm.R1, m.FD()),
 			asm.Mov.Reg(asm.R2, asm.R10),
 			asm.Add.Imm(asm.R2, -4),
@@ -50,22 +65,43 @@ func newCanary() (*canary, error) {
 			asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
 			asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
 			asm.Return(),
-		},
-	})
+		)
+		return ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.Kprobe, License: "GPL", Instructions: insns})
+	}
+	c := &canary{m: m, counts: map[uint32]bool{}}
+	if c.opens, err = program(true); err == nil {
+		c.reads, err = program(false)
+	}
 	if err != nil {
-		m.Close()
+		c.close()
 		return nil, fmt.Errorf("loading the grader's canary: %w", err)
 	}
-	return &canary{m: m, prog: prog}, nil
+	return c, nil
 }
 
-// attach puts the canary on the kernel function sym.
-func (c *canary) attach(sym string) error {
-	l, err := link.Kprobe(sym, c.prog, nil)
-	if err != nil {
-		return err
+// watch makes the canary count the opens of process pid, and the reads.
+func (c *canary) watch(pids []uint32) error {
+	for _, k := range append(pids, readsKey) {
+		if err := c.m.Put(k, [2]uint64{}); err != nil {
+			return err
+		}
+		c.counts[k] = true
 	}
-	c.links = append(c.links, l)
+	return nil
+}
+
+// attach puts the canary on the kernel's openat and read entries.
+func (c *canary) attach(openat, read string) error {
+	for _, a := range []struct {
+		sym  string
+		prog *ebpf.Program
+	}{{openat, c.opens}, {read, c.reads}} {
+		l, err := link.Kprobe(a.sym, a.prog, nil)
+		if err != nil {
+			return err
+		}
+		c.links = append(c.links, l)
+	}
 	return nil
 }
 
@@ -76,21 +112,30 @@ func (c *canary) detach() {
 	c.links = nil
 }
 
-// lost is how many plain increments fell behind the atomic ones since the
-// last reset, which it does.
-func (c *canary) lost() (uint64, error) {
-	var v [2]uint64
-	if err := c.m.Lookup(uint32(0), &v); err != nil {
-		return 0, err
+// lost returns how many plain increments fell behind the atomic ones, by
+// key, and forgets the keys.
+func (c *canary) lost() (map[uint32]uint64, error) {
+	out := map[uint32]uint64{}
+	for k := range c.counts {
+		var v [2]uint64
+		if err := c.m.Lookup(k, &v); err != nil {
+			return nil, err
+		}
+		out[k] = v[1] - v[0]
+		if err := c.m.Delete(k); err != nil {
+			return nil, err
+		}
 	}
-	if err := c.m.Put(uint32(0), [2]uint64{}); err != nil {
-		return 0, err
-	}
-	return v[1] - v[0], nil
+	c.counts = map[uint32]bool{}
+	return out, nil
 }
 
 func (c *canary) close() {
 	c.detach()
-	c.prog.Close()
+	for _, p := range []*ebpf.Program{c.opens, c.reads} {
+		if p != nil {
+			p.Close()
+		}
+	}
 	c.m.Close()
 }

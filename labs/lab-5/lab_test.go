@@ -16,6 +16,7 @@ func TestLab(t *testing.T) {
 		// Losing counts is a race: graded 20 times a kernel by make
 		// stress-graders, it must fail every time.
 		{Src: "testdata/wrong/nonatomic.bpf.c", Fail: []string{"counts-concurrent", "read-histogram"}, Seeds: labtest.Stress(20, 2)},
+		{Src: "testdata/wrong/nonatomic-counts.bpf.c", Fail: []string{"counts-concurrent"}, Seeds: labtest.Stress(20, 1)},
 		{Src: "testdata/wrong/tid-keyed.bpf.c", Fail: []string{"openat-counts", "counts-concurrent"}},
 		{Src: "testdata/wrong/no-filter.bpf.c", Fail: []string{"unwatched-ignored"}, MayFail: []string{"read-histogram"}},
 		{Src: "testdata/wrong/u32-count.bpf.c", Fail: []string{"read-histogram"}},

@@ -1,7 +1,8 @@
 /* The reference solution with knobs, so that each known-wrong program
  * shows only its one mistake: it defines a knob, then includes this file.
  *
- *   ADD_ONE(v)          how a counter is incremented
+ *   ADD_ONE(v)          how a counter is incremented (COUNT_ADD for
+ *                       openat_counts, HIST_ADD for read_sizes)
  *   COUNT_KEY           the key of openat_counts
  *   WATCHING(pid)       whether a process is counted
  *   SLOT(fd, count)     the histogram slot of a read
@@ -14,6 +15,12 @@
 
 #ifndef ADD_ONE
 #define ADD_ONE(v) __sync_fetch_and_add(v, 1)
+#endif
+#ifndef COUNT_ADD
+#define COUNT_ADD(v) ADD_ONE(v)
+#endif
+#ifndef HIST_ADD
+#define HIST_ADD(v) ADD_ONE(v)
 #endif
 #ifndef COUNT_KEY
 #define COUNT_KEY (bpf_get_current_pid_tgid() >> 32)
@@ -54,7 +61,7 @@ int BPF_KSYSCALL(count_openat, int dfd, const char *filename)
 		if (!n)
 			return 0;
 	}
-	ADD_ONE(n);
+	COUNT_ADD(n);
 	return 0;
 }
 
@@ -68,7 +75,7 @@ int BPF_KSYSCALL(count_read, unsigned int fd, char *buf, size_t count)
 		return 0;
 	n = bpf_map_lookup_elem(&read_sizes, &slot);
 	if (n)
-		ADD_ONE(n);
+		HIST_ADD(n);
 	return 0;
 }
 

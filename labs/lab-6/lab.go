@@ -1,0 +1,401 @@
+// Package lab6 grades lab 6: a BPF LSM program on the file_open hook that
+// denies opening /etc/passwd, under every name it has, and allows every
+// other open.
+//
+// Unlike lab 1, which matched a name at a system call's entry, the program
+// decides on the file being opened. The grader opens the file by absolute
+// and relative names, through a directory descriptor, a symbolic link, a
+// hard link and /proc/self/fd, for reading and writing, and opens decoys
+// (a copy, another file named passwd, /etc/hosts, the directory /etc); it
+// checks that the file is unchanged, that a descriptor opened before the
+// program was attached still reads, and that opening works again once the
+// program is detached. The loader gives the program the file's inode
+// number and device.
+package lab6
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/bpflab/bpflab/harness"
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+func init() { harness.Register(Lab) }
+
+const section = "lsm/file_open"
+
+// Target is the file the program guards.
+const Target = "/etc/passwd"
+
+// Lab is lab 6.
+var Lab = &harness.Lab{
+	ID:       "lab-6",
+	Title:    "BPF LSM: deny opening /etc/passwd by any name, on the file, not the name",
+	Dir:      "labs/lab-6",
+	Source:   "guard.bpf.c",
+	Solution: "solution/guard.bpf.c",
+	Wants:    []harness.ProgramWant{{Sections: []string{section}}},
+	Checks: []harness.CheckDef{
+		{Name: "bpf-lsm", What: "bpf is an active LSM of the kernel (/sys/kernel/security/lsm)"},
+		{Name: "attach", What: "the program attaches to the file_open hook"},
+		{Name: checkNames, What: "every open of /etc/passwd by name (absolute, relative to /etc, through a descriptor of /etc, with // and ./ and ..), for reading or writing, by any process or thread, fails with EPERM"},
+		{Name: checkLinks, What: "every open of /etc/passwd through a symbolic link, a hard link or /proc/self/fd fails with EPERM"},
+		{Name: checkDecoys, What: "opening other files opens them: a copy of /etc/passwd, another file named passwd, /etc/hosts, /etc/passwd-, the directory /etc"},
+		{Name: checkEarlier, What: "a descriptor of /etc/passwd opened before the program was attached still reads: the hook is at open"},
+		{Name: checkAfter, What: "once the program is detached, /etc/passwd opens again"},
+		{Name: checkUnchanged, What: "/etc/passwd is unchanged"},
+		{Name: checkUnharmed, What: "every process runs all its calls to its end"},
+	},
+	ReadObject: readObject,
+	Run:        run,
+}
+
+// The lab's checks, declared once.
+const (
+	checkNames     = "blocked-by-name"
+	checkLinks     = "blocked-by-link"
+	checkDecoys    = "others-open"
+	checkEarlier   = "earlier-fd-reads"
+	checkAfter     = "open-after-detach"
+	checkUnchanged = "file-unchanged"
+	checkUnharmed  = "processes-unharmed"
+)
+
+// inGuest reports whether this grader runs in bpflab's guest, where it may
+// create files in /etc.
+func inGuest() bool { return os.Getenv("BPFLAB_GUEST") == "1" }
+
+// KernelDev is a device number as the kernel keeps it in s_dev (MKDEV:
+// major << 20 | minor), from the one stat(2) returns.
+func KernelDev(dev uint64) uint32 {
+	return unix.Major(dev)<<20 | unix.Minor(dev)
+}
+
+// readObject reads the object and sets target_ino and target_dev (lab6.h)
+// to /etc/passwd's, which it writes first in a guest that has none.
+func readObject(obj string) (*ebpf.CollectionSpec, error) {
+	spec, err := ebpf.LoadCollectionSpec(obj)
+	if err != nil {
+		return nil, err
+	}
+	if inGuest() {
+		if _, err := os.Stat(Target); errors.Is(err, os.ErrNotExist) {
+			if err := os.WriteFile(Target, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"), 0o644); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(Target, &st); err != nil {
+		return nil, err
+	}
+	for name, v := range map[string]any{"target_ino": st.Ino, "target_dev": KernelDev(st.Dev)} {
+		vs := spec.Variables[name]
+		if vs == nil {
+			return nil, fmt.Errorf("the object has no %s: include lab6.h, which declares it", name)
+		}
+		if err := vs.Set(v); err != nil {
+			return nil, fmt.Errorf("setting %s: %w (declare it as lab6.h does)", name, err)
+		}
+	}
+	return spec, nil
+}
+
+// A case of the scenario: its check, what it opens, and what it expects.
+type openCase struct {
+	check string
+	args  OpenArgs
+	deny  bool // expects EPERM
+}
+
+// fixtures are the other names of the target and the decoys, made before
+// the program is attached.
+type fixtures struct {
+	symlink, hardlink, copy, other string
+}
+
+func makeFixtures(r *rand.Rand, dir string) (*fixtures, error) {
+	f := &fixtures{
+		symlink:  filepath.Join(dir, fmt.Sprintf("users-%06d", r.IntN(1e6))),
+		hardlink: fmt.Sprintf("/etc/.accounts-%06d", r.IntN(1e6)), // on /etc's file system
+		copy:     filepath.Join(dir, fmt.Sprintf("passwd.bak-%06d", r.IntN(1e6))),
+		other:    filepath.Join(dir, fmt.Sprintf("d%06d", r.IntN(1e6)), "passwd"),
+	}
+	content, err := os.ReadFile(Target)
+	if err != nil {
+		return nil, err
+	}
+	err = errors.Join(
+		os.Symlink(Target, f.symlink),
+		os.Link(Target, f.hardlink),
+		os.WriteFile(f.copy, content, 0o644),
+		os.MkdirAll(filepath.Dir(f.other), 0o755),
+	)
+	if err == nil {
+		err = os.WriteFile(f.other, content, 0o644)
+	}
+	// The other decoys exist in a guest: bpflab's guest may have none.
+	for _, p := range []string{"/etc/hosts", "/etc/passwd-"} {
+		if _, serr := os.Stat(p); errors.Is(serr, os.ErrNotExist) && err == nil {
+			err = os.WriteFile(p, []byte("127.0.0.1 localhost\n"), 0o644)
+		}
+	}
+	return f, err
+}
+
+func (f *fixtures) remove() {
+	os.Remove(f.hardlink)
+}
+
+// cases are every way the scenario opens the target and the decoys.
+func cases(f *fixtures) []openCase {
+	rd, wr := unix.O_RDONLY, unix.O_WRONLY
+	return []openCase{
+		{checkNames, OpenArgs{Kind: "absolute", Path: Target, Flags: rd}, true},
+		{checkNames, OpenArgs{Kind: "for writing", Path: Target, Flags: wr}, true},
+		{checkNames, OpenArgs{Kind: "read-write", Path: Target, Flags: unix.O_RDWR}, true},
+		{checkNames, OpenArgs{Kind: "relative to /etc", Path: "passwd", Cwd: "/etc", Flags: rd}, true},
+		{checkNames, OpenArgs{Kind: "dirfd of /etc", Path: "passwd", Dir: "/etc", Flags: rd}, true},
+		{checkNames, OpenArgs{Kind: "double slash", Path: "//etc//passwd", Flags: rd}, true},
+		{checkNames, OpenArgs{Kind: "dot", Path: "/etc/./passwd", Flags: rd}, true},
+		{checkNames, OpenArgs{Kind: "dot-dot", Path: "../etc/passwd", Cwd: "/tmp", Flags: rd}, true},
+		{checkLinks, OpenArgs{Kind: "symbolic link", Path: f.symlink, Flags: rd}, true},
+		{checkLinks, OpenArgs{Kind: "hard link", Path: f.hardlink, Flags: rd}, true},
+		{checkLinks, OpenArgs{Kind: "/proc/self/fd", Path: Target, Reopen: true, Flags: rd}, true},
+		{checkDecoys, OpenArgs{Kind: "copy", Path: f.copy, Flags: rd}, false},
+		{checkDecoys, OpenArgs{Kind: "another passwd", Path: f.other, Flags: rd}, false},
+		{checkDecoys, OpenArgs{Kind: "hosts", Path: "/etc/hosts", Flags: rd}, false},
+		{checkDecoys, OpenArgs{Kind: "backup", Path: "/etc/passwd-", Flags: rd}, false},
+		{checkDecoys, OpenArgs{Kind: "directory", Path: "/etc", Flags: rd | unix.O_DIRECTORY}, false},
+	}
+}
+
+// scenario deals every case, 2 or 3 times (from a main thread, from
+// another, then any), to 4 or 5 processes with random names and 1 or 2
+// extra threads, in random order.
+func scenario(r *rand.Rand, cs []openCase) (*harness.Scenario, map[string]openCase) {
+	byKind := map[string]openCase{}
+	var calls []harness.Dealt
+	for _, c := range cs {
+		byKind[c.args.Kind] = c
+		for n := 0; n < 2+r.IntN(2); n++ {
+			thread := -1
+			if n < 2 {
+				thread = n
+			}
+			calls = append(calls, harness.Dealt{Call: harness.Call{Op: opOpen, Args: c.args}, Thread: thread})
+		}
+	}
+	r.Shuffle(len(calls), func(i, j int) { calls[i], calls[j] = calls[j], calls[i] })
+	procs := make([]*harness.Process, 4+r.IntN(2))
+	for i := range procs {
+		procs[i] = &harness.Process{Threads: 1 + r.IntN(2)}
+	}
+	harness.Deal(r, procs, calls)
+	for i, c := range harness.RandomComms(r, len(procs)) {
+		procs[i].Comm = c
+	}
+	return &harness.Scenario{Procs: procs, Together: 3}, byKind
+}
+
+func describe(a OpenArgs) string {
+	dirfd := "AT_FDCWD"
+	if a.Dir != "" {
+		dirfd = "<fd of " + a.Dir + ">"
+	}
+	flags := map[int]string{unix.O_RDONLY: "O_RDONLY", unix.O_WRONLY: "O_WRONLY", unix.O_RDWR: "O_RDWR",
+		unix.O_RDONLY | unix.O_DIRECTORY: "O_RDONLY|O_DIRECTORY"}[a.Flags]
+	s := fmt.Sprintf("openat(%s, %q, %s)", dirfd, a.Path, flags)
+	if a.Reopen {
+		s = fmt.Sprintf("openat(AT_FDCWD, \"/proc/self/fd/N\", %s) of an O_PATH descriptor of %q", flags, a.Path)
+	}
+	if a.Cwd != "" {
+		s += " in " + a.Cwd
+	}
+	return s + " (" + a.Kind + ")"
+}
+
+func run(ctx context.Context, g *harness.G) {
+	if _, err := os.Stat("/sys/kernel/security/lsm"); errors.Is(err, os.ErrNotExist) && inGuest() {
+		// The list is in securityfs, which the guest's init does not mount.
+		_ = unix.Mount("securityfs", "/sys/kernel/security", "securityfs", 0, "")
+	}
+	lsms, err := os.ReadFile("/sys/kernel/security/lsm")
+	if err != nil || !strings.Contains(","+strings.TrimSpace(string(lsms))+",", ",bpf,") {
+		active := strings.TrimSpace(string(lsms))
+		if err != nil {
+			active = "unknown (" + err.Error() + ")"
+		}
+		g.Skip("bpf-lsm", fmt.Sprintf("bpf is not an active LSM of this kernel (active: %s): boot it with lsm=...,bpf on the kernel command line (bpflab's guests do), and CONFIG_BPF_LSM=y", active))
+		g.SkipRest("BPF LSM is not active on this kernel")
+		return
+	}
+	if !inGuest() {
+		g.Pass("bpf-lsm", "active LSMs: "+strings.TrimSpace(string(lsms)))
+		g.SkipRest("this lab denies opening /etc/passwd to every process of the machine: grade it in a VM (without --kernel host)")
+		return
+	}
+	g.Pass("bpf-lsm", "active LSMs: "+strings.TrimSpace(string(lsms)))
+
+	before, err := os.ReadFile(Target)
+	if err != nil {
+		g.Fail("grader", err.Error(), "", "")
+		return
+	}
+	f, err := makeFixtures(g.Rand, g.Dir)
+	if f != nil {
+		defer f.remove()
+	}
+	if err != nil {
+		g.Fail("grader", "making the scenario's files: "+err.Error(), "", "")
+		return
+	}
+	sc, byKind := scenario(g.Rand, cases(f))
+	launcher, err := g.Launcher()
+	if err == nil {
+		err = launcher.Prepare(sc)
+	}
+	if err != nil {
+		g.Fail("grader", "preparing the scenario: "+err.Error(), "", "")
+		return
+	}
+	// Opened before attaching; read while attached.
+	early, err := os.Open(Target)
+	if err != nil {
+		g.Fail("grader", err.Error(), "", "")
+		return
+	}
+	defer early.Close()
+
+	started, err := launcher.Start(ctx, sc)
+	if err != nil {
+		g.Fail("grader", "starting the scenario: "+err.Error(), "", "")
+		return
+	}
+	defer started.Kill()
+	l, err := link.AttachLSM(link.LSMOptions{Program: g.Loaded.Prog[section]})
+	if err != nil {
+		g.Fail("attach", "attaching to lsm/file_open: "+err.Error(), harness.AttachHint(err), "")
+		return
+	}
+	var b [1]byte
+	_, earlyErr := early.ReadAt(b[:], 0)
+	results, err := started.Go(ctx)
+	l.Close()
+	if err != nil {
+		g.Fail("grader", "running the scenario: "+err.Error(), "", "")
+		return
+	}
+	g.Pass("attach", "attached to the LSM hook file_open")
+	judge(g, results, byKind)
+
+	if earlyErr != nil {
+		g.Fail(checkEarlier, "reading a descriptor of /etc/passwd opened before the program was attached: "+earlyErr.Error(),
+			"decide at open (file_open), and only for opens: a descriptor already open is not yours to stop", "")
+	} else {
+		g.Pass(checkEarlier, "a descriptor opened before attaching read its byte")
+	}
+	if fd, err := unix.Open(Target, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		g.Fail(checkAfter, "opening /etc/passwd after the program was detached: "+err.Error(), "", "")
+	} else {
+		unix.Close(fd)
+		g.Pass(checkAfter, "/etc/passwd opens once the program is detached")
+	}
+	after, err := os.ReadFile(Target)
+	if err != nil || !bytes.Equal(before, after) {
+		g.Fail(checkUnchanged, fmt.Sprintf("/etc/passwd changed: sha256 %x before, %x after", sha256.Sum256(before), sha256.Sum256(after)), "deny; never write", "")
+	} else {
+		g.Pass(checkUnchanged, fmt.Sprintf("sha256 %x before and after", sha256.Sum256(after)))
+	}
+}
+
+// judge compares every call's result with its case.
+func judge(g *harness.G, results []*harness.ProcResult, byKind map[string]openCase) {
+	type failure struct {
+		words string
+		w     int
+		hint  string
+	}
+	fails := map[string][]failure{}
+	n := map[string]int{}
+	var unharmed []string
+	for _, p := range results {
+		if p.Done() != len(p.Calls) {
+			unharmed = append(unharmed, fmt.Sprintf("process %d (%q) made %d of its %d calls", p.Pid, p.Comm, p.Done(), len(p.Calls)))
+		}
+		for _, c := range p.Calls {
+			a := c.Args.(OpenArgs)
+			oc := byKind[a.Kind]
+			n[oc.check]++
+			who := fmt.Sprintf("by process %d (%q)", p.Pid, p.Comm)
+			if c.Tid != p.Pid {
+				who = fmt.Sprintf("from a second thread of process %d (%q, tid %d)", p.Pid, p.Comm, c.Tid)
+			}
+			fail := func(what, hint string) {
+				w := c.Weight
+				if c.Thread > 0 {
+					w++
+				}
+				fails[oc.check] = append(fails[oc.check], failure{fmt.Sprintf("%s %s: %s", describe(a), who, what), w, hint})
+			}
+			switch {
+			case c.State != harness.Done:
+				fail("the process ended before the call", "your program must not stop or kill processes")
+			case oc.deny && c.Result.Errno == syscall.EPERM:
+			case oc.deny && c.Result.Errno == 0:
+				fail("it opened; want EPERM", denyHint(oc.check))
+			case oc.deny:
+				fail(fmt.Sprintf("it failed with %s; want EPERM", unix.ErrnoName(c.Result.Errno)), "return -EPERM (-1): the LSM hook's return value is the errno the open fails with")
+			case c.Result.Errno != 0:
+				fail(fmt.Sprintf("it failed with %s; want it to open", unix.ErrnoName(c.Result.Errno)), "deny only /etc/passwd itself, the inode target_ino on the device target_dev; a copy, another file named passwd, other files of /etc open")
+			}
+		}
+	}
+	for _, check := range []string{checkNames, checkLinks, checkDecoys} {
+		f := fails[check]
+		if len(f) == 0 {
+			what := "EPERM every time"
+			if check == checkDecoys {
+				what = "every one opened"
+			}
+			g.Pass(check, fmt.Sprintf("%d case(s): %s", n[check], what))
+			continue
+		}
+		best := 0
+		for i := range f {
+			if f[i].w < f[best].w {
+				best = i
+			}
+		}
+		var rest []string
+		for i := range f {
+			if i != best && len(rest) < 10 {
+				rest = append(rest, f[i].words)
+			}
+		}
+		g.Fail(check, fmt.Sprintf("%s [%d of %d cases wrong]", f[best].words, len(f), n[check]), f[best].hint, strings.Join(rest, "\n"))
+	}
+	if len(unharmed) > 0 {
+		g.Fail(checkUnharmed, unharmed[0], "your program must decide on opens, not stop processes", strings.Join(unharmed[1:], "\n"))
+	} else {
+		g.Pass(checkUnharmed, fmt.Sprintf("%d processes made all their calls", len(results)))
+	}
+}
+
+func denyHint(check string) string {
+	if check == checkLinks {
+		return "a link or /proc/self/fd names the same file by another path: compare the file (its inode number and device), not a name or a path"
+	}
+	return "the file is opened: compare file->f_inode's i_ino with target_ino and i_sb->s_dev with target_dev, and return -EPERM when both match"
+}
