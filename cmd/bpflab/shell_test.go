@@ -13,15 +13,16 @@ import (
 )
 
 // TestShellCommand runs one command in the guest shell: busybox, tracefs,
-// bpftool and the lab objects are there, and the exit code comes back.
+// bpftool, the lab objects, the labs' own programs and nm (to find a
+// uprobe's offset by hand) are there, and the exit code comes back.
 func TestShellCommand(t *testing.T) {
 	k := testvm.Default(t)
 	stdout, stderr, code := bpflab(t, nil, "shell", "--accel", "tcg", "--kernel", k.Path, "--",
-		"head -1 /sys/kernel/tracing/events/syscalls/sys_enter_openat/format; ls /root/labs; bpftool version >/dev/null && echo bpftool-ok; exit 3")
+		"head -1 /sys/kernel/tracing/events/syscalls/sys_enter_openat/format; ls /root/labs; bpftool version >/dev/null && echo bpftool-ok; nm /root/labs/lab-3/pinlock | grep -w check_pin; exit 3")
 	if code != 3 {
 		t.Fatalf("exit %d, want 3\n%s", code, stderr)
 	}
-	for _, want := range []string{"name: sys_enter_openat", "lab-1.bpf.o", "lab-2.bpf.o", "bpftool-ok"} {
+	for _, want := range []string{"name: sys_enter_openat", "lab-1.bpf.o", "lab-2.bpf.o", "bpftool-ok", "T check_pin"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
@@ -61,7 +62,7 @@ func TestShellInteractive(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(out.String(), "Lab objects:") {
+	for !strings.Contains(out.String(), "Lab objects and programs:") {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			t.Fatalf("no prompt:\n%s", out.String())
