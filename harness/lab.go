@@ -2,9 +2,11 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/bpflab/bpflab/internal/fileutil"
@@ -265,4 +267,21 @@ func gradeObject(ctx context.Context, lab *Lab, obj, kernel, source string, seed
 	g.Files = os.Getenv(labFilesEnv)
 	lab.Run(ctx, g)
 	return r
+}
+
+// BuildC builds a lab's own C program for [Lab.Build]: src/file into
+// out/name with the host's gcc, static (the guest has no C library) and
+// with the labs' shared headers (labs/include: bpflab_trigger.h), plus
+// flags. needs says what else the file needs, for the error.
+func BuildC(ctx context.Context, src, out, name, file, needs string, flags ...string) error {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		return errors.New("gcc is missing: install gcc and libc6-dev (scripts/deps.sh does)")
+	}
+	args := append([]string{"-static", "-O2", "-g", "-pthread", "-I", filepath.Join(src, "..", "include"),
+		"-o", filepath.Join(out, name)}, flags...)
+	cmd := exec.CommandContext(ctx, "gcc", append(args, filepath.Join(src, file))...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("gcc %s: %v\n%s(%s needs %s)", name, err, b, file, needs)
+	}
+	return nil
 }

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -73,14 +72,9 @@ const (
 // build compiles pinlock.c into the lab's programs, static, so the guest
 // needs no C library.
 func build(ctx context.Context, src, out string) error {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		return errors.New("gcc is missing: install gcc and libc6-dev (scripts/deps.sh does)")
-	}
 	for name, flags := range Programs {
-		args := append([]string{"-static", "-O2", "-g", "-pthread", "-I", filepath.Join(src, "..", "include"), "-o", filepath.Join(out, name)}, flags...)
-		cmd := exec.CommandContext(ctx, "gcc", append(args, filepath.Join(src, "pinlock.c"))...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("gcc %s: %v\n%s(a static build needs libc6-dev's libc.a)", name, err, b)
+		if err := harness.BuildC(ctx, src, out, name, "pinlock.c", "libc6-dev's libc.a", flags...); err != nil {
+			return err
 		}
 	}
 	return nil

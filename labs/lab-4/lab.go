@@ -15,8 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/bpflab/bpflab/harness"
@@ -68,15 +66,7 @@ const (
 )
 
 func build(ctx context.Context, src, out string) error {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		return errors.New("gcc is missing: install gcc and libc6-dev (scripts/deps.sh does)")
-	}
-	cmd := exec.CommandContext(ctx, "gcc", "-static", "-O2", "-g", "-pthread", "-I", filepath.Join(src, "..", "include"),
-		"-o", filepath.Join(out, Program), filepath.Join(src, "orders.c"))
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("gcc %s: %v\n%s(orders.c needs sys/sdt.h from systemtap-sdt-dev, and libc6-dev's libc.a)", Program, err, b)
-	}
-	return nil
+	return harness.BuildC(ctx, src, out, Program, "orders.c", "sys/sdt.h from systemtap-sdt-dev, and libc6-dev's libc.a")
 }
 
 // readObject reads an object that includes usdt.bpf.h and tells it
