@@ -71,10 +71,11 @@ bench-lab: build kernels
 bench-boot: build kernels
 	@BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -run '^$$' -bench BenchmarkBoot -benchtime 5x -count 1 ./vmtest/ | scripts/boot-table.sh
 
-# Grade a lab. KERNEL, SOLUTION=1, SRC=file.bpf.c and JSON=out.json are optional.
+# Grade a lab. KERNEL, SOLUTION=1, SRC=file.bpf.c, PROG=dir (lab 7's Go
+# program) and JSON=out.json are optional.
 $(LABS): build
 	@$(BIN) grade $@ $(if $(SOLUTION),--solution) $(if $(KERNEL),--kernel $(KERNEL)) \
-		$(if $(SRC),--src $(SRC)) $(if $(JSON),--json $(JSON))
+		$(if $(SRC),--src $(SRC)) $(if $(PROG),--prog $(PROG)) $(if $(JSON),--json $(JSON))
 
 # bpf/vmlinux.h from the BTF of the lock's default kernel, dumped in a guest
 # by the host's bpftool: the same on every machine.

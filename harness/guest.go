@@ -37,9 +37,12 @@ var submissionTimeout = SubmissionTimeout
 // past [SubmissionTimeout] costs only its own submission: the checks it
 // reported are kept and the "grader" check says what happened. It runs in
 // the guest, or on the host with --kernel host.
-func GuestMain(ctx context.Context, lab *Lab, objs []string, seeds []uint64, kernel, out string) error {
+func GuestMain(ctx context.Context, lab *Lab, objs []string, seeds []uint64, progs []string, kernel, out string) error {
 	if len(seeds) != len(objs) {
 		return fmt.Errorf("%d objects and %d seeds: give one --seed after each --obj", len(objs), len(seeds))
+	}
+	if len(progs) != 0 && len(progs) != len(objs) {
+		return fmt.Errorf("%d objects and %d programs: give one --prog after each --obj, or none", len(objs), len(progs))
 	}
 	var reports []*Report
 	for i, o := range objs {
@@ -50,7 +53,11 @@ func GuestMain(ctx context.Context, lab *Lab, objs []string, seeds []uint64, ker
 		if v := os.Getenv(testPanicEnv); v != "" && v == label && os.Getenv("BPFLAB_GUEST") == "1" {
 			_ = os.WriteFile("/proc/sysrq-trigger", []byte("c"), 0)
 		}
-		reports = append(reports, Supervise(ctx, lab, label, path, kernel, seeds[i]))
+		prog := ""
+		if len(progs) > 0 {
+			prog = progs[i]
+		}
+		reports = append(reports, Supervise(ctx, lab, label, path, prog, kernel, seeds[i]))
 	}
 	return WriteJSON(out, reports)
 }
@@ -64,7 +71,7 @@ type workerLine struct {
 
 // Supervise grades one object in a worker process (this binary, run as
 // [WorkerCommand]) and returns its report, whatever becomes of the worker.
-func Supervise(ctx context.Context, lab *Lab, label, obj, kernel string, seed uint64) *Report {
+func Supervise(ctx context.Context, lab *Lab, label, obj, prog, kernel string, seed uint64) *Report {
 	r := &Report{Lab: lab.ID, Kernel: kernel, Source: label, Seed: seed}
 	var stderr limitedBuffer
 	hint := "the grader's own process was stopped: look at what your program does to processes it does not watch"
@@ -80,7 +87,7 @@ func Supervise(ctx context.Context, lab *Lab, label, obj, kernel string, seed ui
 	ctx, cancel := context.WithTimeout(ctx, submissionTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, self, WorkerCommand, "--lab", lab.ID, "--kernel", kernel,
-		"--label", label, "--obj", obj, "--seed", strconv.FormatUint(seed, 10))
+		"--label", label, "--obj", obj, "--prog", prog, "--seed", strconv.FormatUint(seed, 10))
 	stdin, err1 := cmd.StdinPipe()
 	stdout, err2 := cmd.StdoutPipe()
 	cmd.Stderr = &stderr
@@ -183,9 +190,9 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 
 // WorkerMain grades one object and writes its checks, as they are
 // recorded, and then its report, as JSON lines to stdout.
-func WorkerMain(ctx context.Context, lab *Lab, label, obj, kernel string, seed uint64) error {
+func WorkerMain(ctx context.Context, lab *Lab, label, obj, prog, kernel string, seed uint64) error {
 	disguise(SeedFrom(seed ^ 0x5eed))
-	rep := gradeObject(ctx, lab, obj, kernel, label, seed, func(c Check) {
+	rep := gradeObject(ctx, lab, obj, prog, kernel, label, seed, func(c Check) {
 		writeLine(workerLine{Check: &c})
 	})
 	writeLine(workerLine{Report: rep})

@@ -26,6 +26,9 @@ type Submission struct {
 	// FullLog keeps a verifier rejection's whole log in the report (bpflab
 	// grade -v), not only its tail.
 	FullLog bool
+	// Prog is the directory of the submission's user-space Go program,
+	// for a lab that has one ([Lab.Prog]).
+	Prog string
 }
 
 // Compiled is a submission built on the host: Obj is set, or Report holds
@@ -36,6 +39,8 @@ type Compiled struct {
 	Report *Report
 	// Files is the directory of the lab's own programs ([Lab.Build]).
 	Files string
+	// Prog is the submission's user-space program, built, or "".
+	Prog string
 }
 
 // CompileAll builds every submission into dir. Files that do not compile
@@ -52,8 +57,32 @@ func CompileAll(ctx context.Context, lab *Lab, root, dir string, subs []Submissi
 			return nil, fmt.Errorf("building the programs of %s: %w", lab.ID, err)
 		}
 	}
+	progs := map[string]string{} // source directory: binary
 	for i, s := range subs {
 		c := Compiled{Submission: s, Files: files}
+		if s.Prog != "" {
+			bin, ok := progs[s.Prog]
+			if !ok {
+				bin = filepath.Join(dir, fmt.Sprintf("prog%d", len(progs)))
+				err := BuildGo(ctx, root, s.Prog, bin)
+				var ce *CompileError
+				switch {
+				case errors.As(err, &ce):
+					c.Report = &Report{Lab: lab.ID, Source: s.Label, Seed: s.Seed, Checks: []Check{{
+						Name: "compile", Status: Fail,
+						Reason: "go build rejected " + ce.Src,
+						Hint:   "fix the first error first; the line numbers are in your Go files",
+						Detail: FirstErrors(ce.Msg, 8),
+					}}}
+					out = append(out, c)
+					continue
+				case err != nil:
+					return nil, fmt.Errorf("building %s: %w", s.Prog, err)
+				}
+				progs[s.Prog] = bin
+			}
+			c.Prog = bin
+		}
 		src, err := filepath.Abs(s.Src)
 		if err != nil {
 			return nil, err
@@ -150,8 +179,11 @@ func gradeBoot(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cf
 	files := map[string]string{}
 	for _, s := range subs {
 		if s.Obj != "" {
-			args = append(args, "--obj", s.Label+"="+s.Obj, "--seed", strconv.FormatUint(s.Seed, 10))
+			args = append(args, "--obj", s.Label+"="+s.Obj, "--seed", strconv.FormatUint(s.Seed, 10), "--prog", s.Prog)
 			files[s.Obj] = s.Obj
+			if s.Prog != "" {
+				files[s.Prog] = s.Prog
+			}
 		}
 	}
 	if len(files) == 0 {
@@ -217,7 +249,7 @@ func GradeHere(ctx context.Context, lab *Lab, subs []Compiled) ([]*Report, error
 			os.Setenv(labFilesEnv, s.Files)
 		}
 		if s.Obj != "" {
-			graded = append(graded, Supervise(ctx, lab, s.Label, s.Obj, "host", s.Seed))
+			graded = append(graded, Supervise(ctx, lab, s.Label, s.Obj, s.Prog, "host", s.Seed))
 		}
 	}
 	return merge(subs, graded, "host")

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/bpflab/bpflab/internal/fileutil"
 	"github.com/cilium/ebpf"
@@ -45,6 +47,13 @@ type Lab struct {
 	// ebpf.LoadCollectionSpec, and prepares it for the running kernel (lab
 	// 4's objects include libbpf's usdt.bpf.h, see harness/usdt).
 	ReadObject func(obj string) (*ebpf.CollectionSpec, error)
+	// Prog and ProgSolution, when set, are the directories (in Dir) of
+	// the student's user-space program and the reference's: a Go main
+	// package the student writes besides the C file (lab 7). Each
+	// submission is graded with one ([Submission.Prog]); it is built on
+	// the host ([BuildGo]) and the lab's Run starts it in the guest
+	// ([G.Prog]).
+	Prog, ProgSolution string
 }
 
 // CheckDef declares a check: its name and, in a line, what a PASS means.
@@ -134,6 +143,9 @@ type G struct {
 	Dir string
 	// Files is the directory of the programs [Lab.Build] made, or "".
 	Files string
+	// Prog is the submission's user-space program, built ([Lab.Prog]),
+	// or "".
+	Prog string
 
 	stream   func(Check)
 	launcher *Launcher
@@ -229,12 +241,12 @@ func RingEvents[T any](g *G, mapName, cname, header string) (*ebpf.Map, bool) {
 // GradeObject loads the compiled object and runs the lab's checks on this
 // kernel, with the scenario of seed. It is what runs in the guest.
 func GradeObject(ctx context.Context, lab *Lab, obj, kernel, source string, seed uint64) *Report {
-	return gradeObject(ctx, lab, obj, kernel, source, seed, nil)
+	return gradeObject(ctx, lab, obj, "", kernel, source, seed, nil)
 }
 
-func gradeObject(ctx context.Context, lab *Lab, obj, kernel, source string, seed uint64, stream func(Check)) *Report {
+func gradeObject(ctx context.Context, lab *Lab, obj, prog, kernel, source string, seed uint64, stream func(Check)) *Report {
 	r := &Report{Lab: lab.ID, Kernel: kernel, Source: source, Seed: seed}
-	g := &G{Lab: lab, Report: r, Seed: seed, Rand: SeedFrom(seed), stream: stream}
+	g := &G{Lab: lab, Report: r, Seed: seed, Rand: SeedFrom(seed), Prog: prog, stream: stream}
 	g.add(Check{Name: "compile", Status: Pass, Reason: "clang built the object"})
 	read := ebpf.LoadCollectionSpec
 	if lab.ReadObject != nil {
@@ -282,6 +294,37 @@ func BuildC(ctx context.Context, src, out, name, file, needs string, flags ...st
 	cmd := exec.CommandContext(ctx, "gcc", append(args, filepath.Join(src, file))...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("gcc %s: %v\n%s(%s needs %s)", name, err, b, file, needs)
+	}
+	return nil
+}
+
+// BuildGo builds the Go main package in directory dir, inside the module
+// at root, into the static binary out (the guest has no C library). A
+// package that does not compile is a *[CompileError] with go build's
+// messages.
+func BuildGo(ctx context.Context, root, dir, out string) error {
+	if _, err := exec.LookPath("go"); err != nil {
+		return errors.New("go is missing: bpflab builds the lab's Go program with the Go toolchain that built bpflab")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return fmt.Errorf("%s is outside the source tree %s: copy it into the lab's directory there, where it builds with bpflab's module", dir, root)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./"+filepath.ToSlash(rel))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		msg := strings.TrimSpace(string(b))
+		if msg == "" {
+			msg = err.Error()
+		}
+		return &CompileError{Src: rel, Msg: msg}
 	}
 	return nil
 }

@@ -51,6 +51,8 @@ type Outcome[E comparable] struct {
 	// last round; Replayed how many processes were run again.
 	Misses   uint64
 	Replayed int
+	// Events are all the events the programs sent, every round's.
+	Events []E
 }
 
 // RunScene runs the scene's scenario and judges it: it starts the
@@ -109,6 +111,7 @@ func RunScene[E comparable](ctx context.Context, s *Scene[E], launcher *Launcher
 	if err != nil {
 		return nil, err
 	}
+	out.Events = events
 	verdicts := Judge(s.Oracle, procs, events, s.Checks)
 	out.Misses = missed
 	for r := 0; r < MaxReplays && out.Misses > 0 && s.Replayable; r++ {
@@ -128,6 +131,7 @@ func RunScene[E comparable](ctx context.Context, s *Scene[E], launcher *Launcher
 		}
 		out.Replayed += len(replayed)
 		out.Misses = missed
+		out.Events = append(out.Events, events...)
 		// The replayed processes take the place of the first ones.
 		redo := map[*ProcResult]bool{}
 		for _, p := range suspects {

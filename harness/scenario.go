@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bpflab/bpflab/internal/fileutil"
+	"golang.org/x/sys/unix"
 )
 
 // A Scenario is what a behavioural check runs: several trigger processes,
@@ -53,6 +54,10 @@ type Process struct {
 	// lines (see [LinePlan]) and reports as the grader's trigger does; the
 	// Args of its calls implement [LineArgs].
 	Exe string
+	// Cgroup, when set, is the cgroup v2 directory the process starts in
+	// (clone3's CLONE_INTO_CGROUP), so it is there from its first
+	// instruction; otherwise it starts in the grader's.
+	Cgroup string
 }
 
 // LineArgs are the arguments of a call to a lab's own trigger program
@@ -396,6 +401,17 @@ func (l *Launcher) start(pr *ProcResult, plan []byte) *running {
 		pr.StartErr = err
 		close(r.ended)
 		return r
+	}
+	if cg := pr.Process.Cgroup; cg != "" {
+		// O_PATH: open(2) (never openat) of a directory, like harness.At.
+		fd, err := openPath(cg)
+		if err != nil {
+			pr.StartErr = fmt.Errorf("opening cgroup %s: %w", cg, err)
+			close(r.ended)
+			return r
+		}
+		defer unix.Close(fd)
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
 	}
 	if err := cmd.Start(); err != nil {
 		pr.StartErr = err

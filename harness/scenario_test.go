@@ -60,7 +60,7 @@ func TestSupervise(t *testing.T) {
 		t.Run(tc.how, func(t *testing.T) {
 			t.Setenv("BPFLAB_TEST_WORKER", tc.how)
 			start := time.Now()
-			r := Supervise(context.Background(), lab, "s.bpf.c", "/nonexistent.o", "6.12", 7)
+			r := Supervise(context.Background(), lab, "s.bpf.c", "/nonexistent.o", "", "6.12", 7)
 			if d := time.Since(start); d > 20*time.Second {
 				t.Errorf("took %v", d)
 			}

@@ -88,6 +88,7 @@ func writeLabs(w io.Writer) {
 type gradeFlags struct {
 	vmFlags
 	srcs     multiFlag
+	prog     string
 	solution bool
 	json     string
 	seed     uint64
@@ -98,6 +99,7 @@ func (g *gradeFlags) register(fs *flag.FlagSet) {
 	g.vmFlags.register(fs)
 	fs.Var(&g.srcs, "src", "C `FILE` to grade (repeatable; default: the lab's own file)")
 	fs.BoolVar(&g.solution, "solution", false, "grade the reference solution")
+	fs.StringVar(&g.prog, "prog", "", "the `DIR` of the Go program graded with each C file, for a lab that has one (default: the lab's own)")
 	fs.StringVar(&g.json, "json", "", "also write the reports as JSON to `FILE` (- for stdout)")
 	fs.Uint64Var(&g.seed, "seed", 0, "the scenario's seed, to run the same scenario again (default: a new one each run)")
 	fs.IntVar(&g.parallel, "parallel", 0, "kernels graded at once (default: fits the cores and free memory)")
@@ -171,12 +173,25 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if g.seed == 0 {
 		g.seed = rand.Uint64N(1<<53-1) + 1
 	}
+	// A lab with a Go program grades each C file with the student's (or
+	// --prog's); the solution with the reference's.
+	goProg := g.prog
+	switch {
+	case lab.Prog == "" && goProg != "":
+		return usagef("--prog: %s has no Go program; only the C file is graded", lab.ID)
+	case lab.Prog != "" && goProg == "":
+		goProg = filepath.Join(root, lab.Dir, lab.Prog)
+	}
 	var subs []harness.Submission
 	for _, s := range g.srcs {
-		subs = append(subs, harness.Submission{Label: s, Src: s})
+		subs = append(subs, harness.Submission{Label: s, Src: s, Prog: goProg})
 	}
 	if g.solution {
-		subs = append(subs, harness.Submission{Label: "solution", Src: filepath.Join(root, lab.Dir, lab.Solution)})
+		s := harness.Submission{Label: "solution", Src: filepath.Join(root, lab.Dir, lab.Solution)}
+		if lab.ProgSolution != "" {
+			s.Prog = filepath.Join(root, lab.Dir, lab.ProgSolution)
+		}
+		subs = append(subs, s)
 	}
 	if len(subs) == 0 {
 		p := filepath.Join(root, lab.Dir, lab.Source)
@@ -186,7 +201,7 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				label = r
 			}
 		}
-		subs = append(subs, harness.Submission{Label: label, Src: p})
+		subs = append(subs, harness.Submission{Label: label, Src: p, Prog: goProg})
 	}
 	for i := range subs {
 		subs[i].Seed = g.seed
@@ -350,6 +365,9 @@ func gradeRepro(self string, lab *harness.Lab, g *gradeFlags, t target, subs []h
 	rv.console = !t.host
 	repro := append([]string{self, "grade", lab.ID}, rv.flagArgs(false)...)
 	repro = append(repro, "--seed", strconv.FormatUint(g.seed, 10))
+	if g.prog != "" {
+		repro = append(repro, "--prog", g.prog)
+	}
 	for _, s := range subs {
 		if s.Label == "solution" && g.solution {
 			repro = append(repro, "--solution")
@@ -394,9 +412,10 @@ func cmdGuestGrade(ctx context.Context, args []string) error {
 	id := fs.String("lab", "", "lab")
 	kernel := fs.String("kernel", "", "kernel name for the reports")
 	out := fs.String("out", "-", "where to write the reports")
-	var objs, seeds multiFlag
+	var objs, seeds, progs multiFlag
 	fs.Var(&objs, "obj", "LABEL=PATH of a compiled object (repeatable)")
 	fs.Var(&seeds, "seed", "the seed of the object before it (repeatable)")
+	fs.Var(&progs, "prog", "the user-space program of the object before it, or empty (repeatable)")
 	if err := parseFlags(fs, args, os.Stdout); err != nil {
 		return err
 	}
@@ -412,7 +431,7 @@ func cmdGuestGrade(ctx context.Context, args []string) error {
 		}
 		ss = append(ss, n)
 	}
-	return harness.GuestMain(ctx, lab, objs, ss, *kernel, *out)
+	return harness.GuestMain(ctx, lab, objs, ss, progs, *kernel, *out)
 }
 
 // cmdWorker grades one object in a process of its own: bpflab __grade-one.
@@ -422,6 +441,7 @@ func cmdWorker(ctx context.Context, args []string) error {
 	kernel := fs.String("kernel", "", "kernel name for the report")
 	label := fs.String("label", "", "the submission's name in the report")
 	obj := fs.String("obj", "", "the compiled object")
+	prog := fs.String("prog", "", "the submission's user-space program, if the lab has one")
 	seed := fs.Uint64("seed", 1, "the scenario's seed")
 	if err := parseFlags(fs, args, os.Stdout); err != nil {
 		return err
@@ -430,5 +450,5 @@ func cmdWorker(ctx context.Context, args []string) error {
 	if !ok {
 		return usagef("unknown lab %q", *id)
 	}
-	return harness.WorkerMain(ctx, lab, *label, *obj, *kernel, *seed)
+	return harness.WorkerMain(ctx, lab, *label, *obj, *prog, *kernel, *seed)
 }

@@ -35,6 +35,9 @@ type Case struct {
 	// program whose mistake shows only by chance (a race) asks for more,
 	// see [Stress].
 	Seeds int
+	// Prog is the directory (in the lab's) of the Go program graded with
+	// the C file, for a lab that has one; default: the reference's.
+	Prog string
 }
 
 // Stress is n under make stress-graders ($BPFLAB_SOLUTION_SEEDS of 20 or
@@ -83,8 +86,15 @@ func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.
 		case c.Fail == nil:
 			n = SolutionSeeds()
 		}
+		prog := ""
+		switch {
+		case c.Prog != "":
+			prog = filepath.Join(root, lab.Dir, c.Prog)
+		case lab.ProgSolution != "":
+			prog = filepath.Join(root, lab.Dir, lab.ProgSolution)
+		}
 		for i := 0; i < n; i++ {
-			subs = append(subs, harness.Submission{Label: c.Src, Src: filepath.Join(root, lab.Dir, c.Src)})
+			subs = append(subs, harness.Submission{Label: c.Src, Src: filepath.Join(root, lab.Dir, c.Src), Prog: prog})
 			which = append(which, c)
 		}
 	}
@@ -128,8 +138,16 @@ func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.
 					failed = keep
 				}
 				if diff := cmp.Diff(c.Fail, failed); diff != "" {
+					src := filepath.Join(lab.Dir, c.Src)
+					if mine[i].Prog != "" {
+						prog := c.Prog
+						if prog == "" {
+							prog = lab.ProgSolution
+						}
+						src += " --prog " + filepath.Join(lab.Dir, prog)
+					}
 					t.Errorf("%s (seed %d; reproduce: bin/bpflab grade %s --kernel %s --seed %d --src %s): failed checks (-want +got):\n%s\n%s",
-						c.Src, mine[i].Seed, lab.ID, k.Alias, mine[i].Seed, filepath.Join(lab.Dir, c.Src), diff, sb.String())
+						c.Src, mine[i].Seed, lab.ID, k.Alias, mine[i].Seed, src, diff, sb.String())
 				}
 				if c.Fail == nil && !r.Passed() {
 					t.Errorf("%s does not pass", c.Src)

@@ -9,4 +9,5 @@ import (
 	_ "github.com/bpflab/bpflab/labs/lab-4"
 	_ "github.com/bpflab/bpflab/labs/lab-5"
 	_ "github.com/bpflab/bpflab/labs/lab-6"
+	_ "github.com/bpflab/bpflab/labs/lab-7"
 )
