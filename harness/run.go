@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -214,4 +215,45 @@ func mergeVerdicts[E any](old, replay []*Verdict[E], replayed map[*ProcResult]bo
 		sort.SliceStable(v.Failures, func(a, b int) bool { return v.Failures[a].weight < v.Failures[b].weight })
 	}
 	return old
+}
+
+// SceneFailed records an error of [RunScene], if there is one, and reports
+// whether there was: an [AttachError] fails the attach check, with hint's
+// advice for it ([AttachHint] when hint is nil); any other error fails the
+// grader check.
+func SceneFailed(g *G, err error, hint func(error) string) bool {
+	var ae *AttachError
+	switch {
+	case errors.As(err, &ae):
+		if hint == nil {
+			hint = AttachHint
+		}
+		g.Fail("attach", ae.Error(), hint(ae.Err), "")
+		return true
+	case err != nil:
+		g.Fail("grader", "running the scenario: "+err.Error(), "", "")
+		return true
+	}
+	return false
+}
+
+// Remarks records what an outcome says besides its verdicts, and returns
+// the verdicts left to record: records that could not be decoded fail the
+// scene's first check (header is the lab's header, which defines the
+// record) in place of its verdict; processes run again, and runs the
+// kernel still skipped, are notes of the report.
+func (o *Outcome[E]) Remarks(g *G, header string) []*Verdict[E] {
+	if o.Replayed > 0 {
+		g.Report.Notes = append(g.Report.Notes, fmt.Sprintf("the kernel skipped runs of your program while another was preempted on the CPU (recursion misses); %d process(es) whose events went missing were run again", o.Replayed))
+	}
+	if o.Misses > 0 {
+		g.Report.Notes = append(g.Report.Notes, fmt.Sprintf("the kernel skipped %d run(s) of your program(s) in the last round (recursion misses): missing events may be the kernel's, grade again", o.Misses))
+	}
+	verdicts := o.Verdicts
+	if o.Stats.Bad > 0 && len(verdicts) > 0 {
+		g.Fail(verdicts[0].Check, fmt.Sprintf("%d of %d records could not be decoded: %v", o.Stats.Bad, o.Stats.Total, o.Stats.BadErr),
+			"submit records of sizeof(struct event), as "+header+" defines it", "")
+		verdicts = verdicts[1:]
+	}
+	return verdicts
 }

@@ -382,33 +382,16 @@ func run(ctx context.Context, g *harness.G) {
 		Attach: func() (func(), error) {
 			l, err := link.Tracepoint("syscalls", "sys_enter_openat", prog, nil)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("attaching to syscalls/sys_enter_openat: %w", err)
 			}
 			return func() { l.Close() }, nil
 		},
 	}, launcher)
-	var ae *harness.AttachError
-	switch {
-	case errors.As(err, &ae):
-		g.Fail("attach", "attaching to syscalls/sys_enter_openat: "+ae.Err.Error(), harness.AttachHint(ae.Err), "")
-		return
-	case err != nil:
-		g.Fail("grader", "running the scenario: "+err.Error(), "", "")
+	if harness.SceneFailed(g, err, nil) {
 		return
 	}
 	g.Pass("attach", "attached to tracepoint syscalls/sys_enter_openat")
-	verdicts := out.Verdicts
-	if out.Replayed > 0 {
-		g.Report.Notes = append(g.Report.Notes, fmt.Sprintf("the kernel skipped runs of your program while another was preempted on the CPU (recursion misses); %d process(es) whose events went missing were run again", out.Replayed))
-	}
-	if out.Misses > 0 {
-		g.Report.Notes = append(g.Report.Notes, fmt.Sprintf("the kernel still skipped %d run(s) of your program in the last round: missing events may be the kernel's, grade again", out.Misses))
-	}
-	if out.Stats.Bad > 0 {
-		g.Fail(checkReported, fmt.Sprintf("%d of %d records could not be decoded: %v", out.Stats.Bad, out.Stats.Total, out.Stats.BadErr),
-			"submit records of sizeof(struct event), as lab1.h defines it", "")
-		verdicts = verdicts[1:]
-	}
+	verdicts := out.Remarks(g, "lab1.h")
 	if canKill != nil {
 		reason := "bpf_send_signal is not available to tracepoint programs on this kernel"
 		if !errors.Is(canKill, ebpf.ErrNotSupported) {

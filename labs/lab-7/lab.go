@@ -220,31 +220,16 @@ func run(ctx context.Context, g *harness.G) {
 		Attach: func() (func(), error) {
 			l, err := link.Tracepoint("syscalls", "sys_enter_openat", prog, nil)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("attaching to syscalls/sys_enter_openat: %w", err)
 			}
 			return func() { l.Close() }, nil
 		},
 	}, launcher)
-	var ae *harness.AttachError
-	switch {
-	case errors.As(err, &ae):
-		g.Fail("attach", "attaching to syscalls/sys_enter_openat: "+ae.Err.Error(), harness.AttachHint(ae.Err), "")
-		return
-	case err != nil:
-		g.Fail("grader", "running the scenario: "+err.Error(), "", "")
+	if harness.SceneFailed(g, err, nil) {
 		return
 	}
 	g.Pass("attach", "attached to tracepoint syscalls/sys_enter_openat")
-	if out.Replayed > 0 {
-		g.Report.Notes = append(g.Report.Notes, fmt.Sprintf("the kernel skipped runs of your program while another was preempted on the CPU (recursion misses); %d process(es) whose events went missing were run again", out.Replayed))
-	}
-	verdicts := out.Verdicts
-	if out.Stats.Bad > 0 {
-		g.Fail(checkReported, fmt.Sprintf("%d of %d records could not be decoded: %v", out.Stats.Bad, out.Stats.Total, out.Stats.BadErr),
-			"submit records of sizeof(struct event), as lab7.h defines it", "")
-		verdicts = verdicts[1:]
-	}
-	harness.Record(g, o, verdicts, map[string]string{
+	harness.Record(g, o, out.Remarks(g, "lab7.h"), map[string]string{
 		checkReported: "each open of /etc/passwd gave one event with the process id, comm and the opener's cgroup id",
 		checkSilent:   "no event for other files",
 	})
