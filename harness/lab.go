@@ -298,10 +298,13 @@ func BuildC(ctx context.Context, src, out, name, file, needs string, flags ...st
 	return nil
 }
 
-// BuildGo builds the Go main package in directory dir, inside the module
-// at root, into the static binary out (the guest has no C library). A
-// package that does not compile is a *[CompileError] with go build's
-// messages.
+// BuildGo builds the Go main package in directory dir into the static
+// binary out (the guest has no C library), with the module at root (bpflab's
+// source tree). A directory inside root builds there; one outside (a
+// student's, in a class) builds as a module of its own whose only
+// requirement is bpflab at root: its .go files are copied into a temporary
+// directory beside a go.mod that says so and bpflab's go.sum. A package that
+// does not compile is a *[CompileError] with go build's messages.
 func BuildGo(ctx context.Context, root, dir, out string) error {
 	if _, err := exec.LookPath("go"); err != nil {
 		return errors.New("go is missing: bpflab builds the lab's Go program with the Go toolchain that built bpflab")
@@ -310,21 +313,75 @@ func BuildGo(ctx context.Context, root, dir, out string) error {
 	if err != nil {
 		return err
 	}
-	rel, err := filepath.Rel(root, abs)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return fmt.Errorf("%s is outside the source tree %s: copy it into the lab's directory there, where it builds with bpflab's module", dir, root)
+	fi, err := os.Stat(abs)
+	if err != nil || !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory of Go files", dir)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./"+filepath.ToSlash(rel))
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build, pkg, label := root, "", dir
+	if rel, err := filepath.Rel(root, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		pkg, label = "./"+filepath.ToSlash(rel), rel
+	} else {
+		tmp, err := os.MkdirTemp("", "bpflab-gobuild-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if err := submissionModule(root, abs, tmp); err != nil {
+			return err
+		}
+		build, pkg = tmp, "."
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, pkg)
+	cmd.Dir = build
+	// No toolchain switch, no workspace, no module the submission adds.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=-mod=readonly")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		msg := strings.TrimSpace(string(b))
 		if msg == "" {
 			msg = err.Error()
 		}
-		return &CompileError{Src: rel, Msg: msg}
+		return &CompileError{Src: label, Msg: msg}
+	}
+	return nil
+}
+
+// submissionModule lays out in tmp a module of the .go files of dir that
+// requires bpflab at root.
+func submissionModule(root, dir, tmp string) error {
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return err
+	}
+	goVersion := "1.22"
+	for _, l := range strings.Split(string(mod), "\n") {
+		if v, ok := strings.CutPrefix(l, "go "); ok {
+			goVersion = strings.TrimSpace(v)
+		}
+	}
+	gomod := fmt.Sprintf("module bpflab.submission\n\ngo %s\n\nrequire github.com/bpflab/bpflab v0.0.0\n\nreplace github.com/bpflab/bpflab => %s\n", goVersion, root)
+	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte(gomod), 0o644); err != nil {
+		return err
+	}
+	if err := fileutil.Copy(filepath.Join(root, "go.sum"), filepath.Join(tmp, "go.sum"), 0o644); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, e := range ents {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go") {
+			if err := fileutil.Copy(filepath.Join(dir, e.Name()), filepath.Join(tmp, e.Name()), 0o644); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return &CompileError{Src: dir, Msg: "no .go file in " + dir}
 	}
 	return nil
 }

@@ -93,6 +93,10 @@ type gradeFlags struct {
 	json     string
 	seed     uint64
 	parallel int
+	// A class: --submissions, --shard, --csv, --html.
+	submissions string
+	shard       string
+	csv, html   string
 }
 
 func (g *gradeFlags) register(fs *flag.FlagSet) {
@@ -102,7 +106,11 @@ func (g *gradeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.prog, "prog", "", "the `DIR` of the Go program graded with each C file, for a lab that has one (default: the lab's own)")
 	fs.StringVar(&g.json, "json", "", "also write the reports as JSON to `FILE` (- for stdout)")
 	fs.Uint64Var(&g.seed, "seed", 0, "the scenario's seed, to run the same scenario again (default: a new one each run)")
-	fs.IntVar(&g.parallel, "parallel", 0, "kernels graded at once (default: fits the cores and free memory)")
+	fs.IntVar(&g.parallel, "parallel", 0, "guests run at once (default: fits the cores and free memory)")
+	fs.StringVar(&g.submissions, "submissions", "", "grade a class: `DIR` holds a C file, or a directory, per student")
+	fs.StringVar(&g.shard, "shard", "", "with --submissions, grade the students whose place in name order is `I/N` (I modulo N)")
+	fs.StringVar(&g.csv, "csv", "", "with --submissions, also write the class as CSV to `FILE` (- for stdout)")
+	fs.StringVar(&g.html, "html", "", "with --submissions, also write the class as an HTML page to `FILE`")
 }
 
 // parseGrade parses bpflab grade's arguments: the lab, then flags (flags
@@ -144,7 +152,18 @@ func parseGrade(fs *flag.FlagSet, g *gradeFlags, args []string, stdout io.Writer
 			return nil, err
 		}
 	}
-	if err := checkOutput("--json", g.json); err != nil {
+	for _, o := range []struct{ f, p string }{{"--json", g.json}, {"--csv", g.csv}, {"--html", g.html}} {
+		if err := checkOutput(o.f, o.p); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case g.submissions == "" && (g.shard != "" || g.csv != "" || g.html != ""):
+		return nil, usagef("--shard, --csv and --html are for a class: add --submissions DIR")
+	case g.submissions != "" && (len(g.srcs) > 0 || g.solution || g.prog != ""):
+		return nil, usagef("--submissions grades a class: put every file to grade in %s instead of --src, --solution or --prog", g.submissions)
+	}
+	if _, err := parseShard(g.shard); err != nil {
 		return nil, err
 	}
 	return lab, nil
@@ -186,6 +205,26 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, s := range g.srcs {
 		subs = append(subs, harness.Submission{Label: s, Src: s, Prog: goProg})
 	}
+	// A class: every student's submission, or a shard of them; students
+	// with nothing to grade get a failed row of their own.
+	var missing []student
+	if g.submissions != "" {
+		class, err := findClass(g.submissions, lab)
+		if err != nil {
+			return err
+		}
+		sh, _ := parseShard(g.shard)
+		for _, st := range sh.of(class) {
+			if st.Missing != "" {
+				missing = append(missing, st)
+				continue
+			}
+			subs = append(subs, harness.Submission{Label: st.Name, Src: st.Src, Prog: st.Prog})
+		}
+		if len(subs) == 0 && len(missing) == 0 {
+			return usagef("--shard %s of %d students is empty", g.shard, len(class))
+		}
+	}
 	if g.solution {
 		s := harness.Submission{Label: "solution", Src: filepath.Join(root, lab.Dir, lab.Solution)}
 		if lab.ProgSolution != "" {
@@ -193,7 +232,7 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		subs = append(subs, s)
 	}
-	if len(subs) == 0 {
+	if len(subs) == 0 && g.submissions == "" {
 		p := filepath.Join(root, lab.Dir, lab.Source)
 		label := p
 		if wd, err := os.Getwd(); err == nil {
@@ -237,35 +276,44 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	// Grade on every kernel, up to --parallel at once; print in order.
+	// Grade on every kernel, up to --parallel guests at once; print in
+	// order. Many submissions are shared among several guests of a kernel
+	// when there are more slots than kernels.
 	type result struct {
 		reports []*harness.Report
 		err     error
 		log     bytes.Buffer
 	}
-	results := make([]result, len(ts))
-	kp := newKernelProgress(prog, len(ts))
-	inParallel(len(ts), g.parallel, func(i int) {
-		t := ts[i]
+	jobs := splitJobs(ts, compiled, g.parallel)
+	results := make([]result, len(jobs))
+	kp := newKernelProgress(prog, len(jobs))
+	inParallel(len(jobs), g.parallel, func(i int) {
+		j := jobs[i]
+		t := ts[j.target]
 		r := &results[i]
 		start := time.Now()
 		defer func() {
 			if ctx.Err() == nil {
-				kp.Done(t.name, "%s", kernelVerdict(t.name, r.reports, r.err, time.Since(start)))
+				kp.Done(j.name, "%s", kernelVerdict(j.name, r.reports, r.err, time.Since(start)))
 			}
 		}()
 		if t.host {
-			kp.Phase(t.name, "grading on")
-			r.reports, r.err = gradeOnHost(ctx, lab, compiled)
+			kp.Phase(j.name, "grading on")
+			r.reports, r.err = gradeOnHost(ctx, lab, j.subs)
 			return
 		}
 		cfg := vf.config(log, &r.log, &r.log)
 		cfg.Kernel = t.path
 		cfg.Init = self
-		cfg.Log = bootWatch{Logger: cfg.Log, started: func() { kp.Phase(t.name, "grading") }}
-		log.Debug("grading", "kernel", t.name)
-		kp.Phase(t.name, "booting")
-		r.reports, r.err = harness.GradeInVM(ctx, lab, compiled, t.name, cfg, tmp)
+		if vf.runTimeout == 0 {
+			// A submission takes seconds, and at most
+			// harness.SubmissionTimeout.
+			cfg.RunTimeout = max(cfg.RunTimeout, time.Duration(len(j.subs))*time.Minute)
+		}
+		cfg.Log = bootWatch{Logger: cfg.Log, started: func() { kp.Phase(j.name, "grading") }}
+		log.Debug("grading", "kernel", t.name, "submissions", len(j.subs))
+		kp.Phase(j.name, "booting")
+		r.reports, r.err = harness.GradeInVM(ctx, lab, j.subs, t.name, cfg, tmp)
 	})
 	prog.Clear()
 	if ctx.Err() != nil {
@@ -275,7 +323,8 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var all []*harness.Report
 	passed := true
 	var firstErr error
-	for i, t := range ts {
+	for i, j := range jobs {
+		t := ts[j.target]
 		r := results[i]
 		if r.err != nil {
 			reportFailure(stderr, r.err, t, gradeRepro(self, lab, &g, t, subs))
@@ -288,11 +337,27 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			continue
 		}
 		for _, rep := range r.reports {
-			rep.Print(stdout, vf.verbose)
-			fmt.Fprintln(stdout)
+			if g.submissions == "" || vf.verbose {
+				rep.Print(stdout, vf.verbose)
+				fmt.Fprintln(stdout)
+			}
 			passed = passed && rep.Passed()
 			all = append(all, rep)
 		}
+	}
+	if g.submissions != "" {
+		// A class: its table, and its files. The exit status says
+		// whether every submission was graded, not how.
+		for _, st := range missing {
+			for _, t := range ts {
+				all = append(all, missingReport(lab, st, t.name))
+			}
+		}
+		printClass(stdout, newClassTable(all))
+		if err := writeClass(all, g.json, g.csv, g.html); err != nil {
+			return err
+		}
+		return firstErr
 	}
 	if g.json != "" {
 		if err := harness.WriteJSON(g.json, all); err != nil {
@@ -367,6 +432,13 @@ func gradeRepro(self string, lab *harness.Lab, g *gradeFlags, t target, subs []h
 	repro = append(repro, "--seed", strconv.FormatUint(g.seed, 10))
 	if g.prog != "" {
 		repro = append(repro, "--prog", g.prog)
+	}
+	if g.submissions != "" {
+		repro = append(repro, "--submissions", g.submissions)
+		if g.shard != "" {
+			repro = append(repro, "--shard", g.shard)
+		}
+		return repro
 	}
 	for _, s := range subs {
 		if s.Label == "solution" && g.solution {
@@ -451,4 +523,36 @@ func cmdWorker(ctx context.Context, args []string) error {
 		return usagef("unknown lab %q", *id)
 	}
 	return harness.WorkerMain(ctx, lab, *label, *obj, *prog, *kernel, *seed)
+}
+
+// gradeJob is one guest's share of a grading run: some submissions on one
+// target.
+type gradeJob struct {
+	target int
+	subs   []harness.Compiled
+	name   string // the kernel, and the part when there are several
+}
+
+// splitJobs shares the submissions among guests: one per target, or, when
+// there are more slots (parallel) than targets and many submissions,
+// several per target, each with at least minShare submissions, so that
+// every slot has work and boots stay few.
+func splitJobs(ts []target, subs []harness.Compiled, parallel int) []gradeJob {
+	const minShare = 4
+	var jobs []gradeJob
+	for i, t := range ts {
+		parts := 1
+		if !t.host && len(ts) < parallel {
+			parts = max(1, min(parallel/len(ts), len(subs)/minShare))
+		}
+		for p := 0; p < parts; p++ {
+			// Contiguous shares, so reports come out in the files' order.
+			j := gradeJob{target: i, name: t.name, subs: subs[p*len(subs)/parts : (p+1)*len(subs)/parts]}
+			if parts > 1 {
+				j.name = fmt.Sprintf("%s (%d/%d)", t.name, p+1, parts)
+			}
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs
 }

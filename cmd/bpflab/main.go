@@ -87,6 +87,8 @@ var commands = []struct{ synopsis, what string }{
 	{"exec [flags] PROGRAM [ARGS...]", "run PROGRAM in a guest; its exit code is bpflab's"},
 	{"run [flags] -- COMMAND...", "run COMMAND's tests on kernels, then a summary"},
 	{"grade LAB [flags]", "grade a BPF C file (--src FILE) for a lab, in a guest"},
+	{"grade LAB --submissions DIR [--shard I/N] [--csv F] [--html F]", "grade a class: a file or directory per student"},
+	{"report merge [--json F] [--csv F] [--html F] REPORT.json...", "one class report from the JSON of several runs (shards)"},
 	{"shell [flags] [-- COMMAND]", "a busybox shell in a guest (bpftool, lab objects, tracefs)"},
 	{"kernels fetch [flags] [ALIAS|all]", "download kernels of the matrix into the cache"},
 	{"kernels list [flags]", "show the matrix and what is cached"},
@@ -132,6 +134,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdGrade(ctx, args[1:], stdout, stderr)
 	case "shell":
 		return cmdShell(ctx, args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(args[1:], stdout)
 	case harness.GuestCommand:
 		return cmdGuestGrade(ctx, args[1:])
 	case harness.WorkerCommand:
