@@ -21,6 +21,15 @@ type Lab struct {
 	// ID is what users type: lab-1.
 	ID    string
 	Title string
+	// Hook, Teaches and Level describe the lab in the course's index
+	// (README.md's table, bpflab labs); Level is beginner, intermediate or
+	// advanced. Markdown.
+	Hook, Teaches, Level string
+	// MinKernel is the oldest kernel version the lab grades on ("5.10").
+	MinKernel string
+	// Needs are what the lab needs besides the kernel version, in words,
+	// for bpflab labs.
+	Needs []string
 	// Dir is the lab's directory relative to the source tree's root.
 	Dir string
 	// Source is the student's file in Dir; Solution the reference, in Dir.

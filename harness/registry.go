@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -32,4 +33,15 @@ func Labs() []*Lab {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// IndexMarkdown is the course's index as a Markdown table, a lab a row:
+// its README, hook, what it teaches and level (README.md holds it).
+func IndexMarkdown(labs []*Lab) string {
+	var b strings.Builder
+	b.WriteString("| lab | hook | what it teaches | level |\n|---|---|---|---|\n")
+	for _, l := range labs {
+		fmt.Fprintf(&b, "| [`%s`](%s/README.md) | %s | %s | %s |\n", l.ID, l.Dir, l.Hook, l.Teaches, l.Level)
+	}
+	return b.String()
 }

@@ -3,6 +3,7 @@ package all_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bpflab/bpflab/harness"
@@ -36,5 +37,28 @@ func TestEveryLabRegistered(t *testing.T) {
 	}
 	if len(dirs) != len(harness.Labs()) {
 		t.Errorf("%d lab directories, %d registered labs", len(dirs), len(harness.Labs()))
+	}
+}
+
+// TestREADMEIndex: README.md's lab index is the labs' own metadata
+// (bpflab labs --markdown prints it), so the two cannot drift.
+func TestREADMEIndex(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := harness.IndexMarkdown(harness.Labs())
+	if !strings.Contains(string(b), want) {
+		t.Errorf("README.md's lab index is not the labs' metadata: paste 'bin/bpflab labs --markdown' into it:\n%s", want)
+	}
+	for _, l := range harness.Labs() {
+		if l.Hook == "" || l.Teaches == "" || l.MinKernel == "" {
+			t.Errorf("lab %s lacks its hook, what it teaches or its minimum kernel", l.ID)
+		}
+		switch l.Level {
+		case "beginner", "intermediate", "advanced":
+		default:
+			t.Errorf("lab %s: level %q, want beginner, intermediate or advanced", l.ID, l.Level)
+		}
 	}
 }

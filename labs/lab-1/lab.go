@@ -41,11 +41,15 @@ func init() { harness.Register(Lab) }
 
 // Lab is lab 1.
 var Lab = &harness.Lab{
-	ID:       "lab-1",
-	Title:    "A tracepoint on sys_enter_openat catches opens of /etc/passwd",
-	Dir:      "labs/lab-1",
-	Source:   "openat.bpf.c",
-	Solution: "solution/openat.bpf.c",
+	ID:        "lab-1",
+	Title:     "A tracepoint on sys_enter_openat catches opens of /etc/passwd",
+	Hook:      "tracepoint `syscalls/sys_enter_openat`",
+	Teaches:   "events through a ring buffer; the name as passed; reacting (kill the opener of `/etc/passwd`); pid and thread id",
+	Level:     "beginner",
+	MinKernel: "5.10",
+	Dir:       "labs/lab-1",
+	Source:    "openat.bpf.c",
+	Solution:  "solution/openat.bpf.c",
 	Wants: []harness.ProgramWant{{
 		Sections: []string{section, "tp/syscalls/sys_enter_openat"},
 	}},

@@ -33,11 +33,15 @@ func init() { harness.Register(Lab) }
 
 // Lab is lab 2.
 var Lab = &harness.Lab{
-	ID:       "lab-2",
-	Title:    "A kprobe on do_unlinkat reports deleted files, on kernels that renamed it",
-	Dir:      "labs/lab-2",
-	Source:   "unlink.bpf.c",
-	Solution: "solution/unlink.bpf.c",
+	ID:        "lab-2",
+	Title:     "A kprobe on do_unlinkat reports deleted files, on kernels that renamed it",
+	Hook:      "kprobe + kretprobe on `do_unlinkat` (`filename_unlinkat` on 7.x)",
+	Teaches:   "kernel functions and their arguments (`struct filename`, CO-RE), return values; functions change between kernels",
+	Level:     "beginner",
+	MinKernel: "5.10",
+	Dir:       "labs/lab-2",
+	Source:    "unlink.bpf.c",
+	Solution:  "solution/unlink.bpf.c",
 	Wants: []harness.ProgramWant{
 		{Sections: []string{entrySection, "kprobe/filename_unlinkat"}},
 		{Sections: []string{returnSection, "kretprobe/filename_unlinkat"}},

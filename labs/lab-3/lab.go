@@ -39,11 +39,15 @@ var Programs = map[string][]string{
 
 // Lab is lab 3.
 var Lab = &harness.Lab{
-	ID:       "lab-3",
-	Title:    "A uprobe and a uretprobe report each call of a program's function, paired per call",
-	Dir:      "labs/lab-3",
-	Source:   "pin.bpf.c",
-	Solution: "solution/pin.bpf.c",
+	ID:        "lab-3",
+	Title:     "A uprobe and a uretprobe report each call of a program's function, paired per call",
+	Hook:      "uprobe + uretprobe on `check_pin` in the lab's `pinlock`",
+	Teaches:   "probes on user programs (file and offset), user memory, pairing entry and return per thread",
+	Level:     "intermediate",
+	MinKernel: "5.10",
+	Dir:       "labs/lab-3",
+	Source:    "pin.bpf.c",
+	Solution:  "solution/pin.bpf.c",
 	Wants: []harness.ProgramWant{
 		{Sections: []string{entrySection}, Prefix: "uprobe/"},
 		{Sections: []string{returnSection}, Prefix: "uretprobe/"},

@@ -34,11 +34,15 @@ const Program = "orders"
 
 // Lab is lab 4.
 var Lab = &harness.Lab{
-	ID:       "lab-4",
-	Title:    "USDT: a program's own static probes, with arguments by position and a probe that costs nothing until traced",
-	Dir:      "labs/lab-4",
-	Source:   "order.bpf.c",
-	Solution: "solution/order.bpf.c",
+	ID:        "lab-4",
+	Title:     "USDT: a program's own static probes, with arguments by position and a probe that costs nothing until traced",
+	Hook:      "USDT probes of the lab's `orders`, libbpf's `usdt.bpf.h`",
+	Teaches:   "static probes a program ships, arguments by position, BPF cookies (5.15+) or addresses (5.10), semaphores",
+	Level:     "intermediate",
+	MinKernel: "5.10",
+	Dir:       "labs/lab-4",
+	Source:    "order.bpf.c",
+	Solution:  "solution/order.bpf.c",
 	Wants: []harness.ProgramWant{
 		{Sections: []string{placedSection}, Prefix: "usdt/"},
 		{Sections: []string{auditSection}, Prefix: "usdt/"},

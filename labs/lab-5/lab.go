@@ -31,12 +31,17 @@ const (
 
 // Lab is lab 5.
 var Lab = &harness.Lab{
-	ID:       "lab-5",
-	Title:    "Count in the kernel: opens per process and a histogram of read sizes, right on every CPU",
-	Dir:      "labs/lab-5",
-	Source:   "count.bpf.c",
-	Solution: "solution/count.bpf.c",
-	CPUs:     2,
+	ID:        "lab-5",
+	Title:     "Count in the kernel: opens per process and a histogram of read sizes, right on every CPU",
+	Hook:      "kprobes on the `openat` and `read` system calls (`ksyscall/`)",
+	Teaches:   "counting in maps (hash, array, per-CPU), atomic increments on two CPUs, a log2 histogram, filtering by a map",
+	Level:     "intermediate",
+	MinKernel: "5.10",
+	Needs:     []string{"2 vCPUs (the guest gets them)"},
+	Dir:       "labs/lab-5",
+	Source:    "count.bpf.c",
+	Solution:  "solution/count.bpf.c",
+	CPUs:      2,
 	Wants: []harness.ProgramWant{
 		{Sections: []string{openatSection}},
 		{Sections: []string{readSection}},

@@ -40,12 +40,17 @@ const Target = "/etc/passwd"
 
 // Lab is lab 6.
 var Lab = &harness.Lab{
-	ID:       "lab-6",
-	Title:    "BPF LSM: deny opening /etc/passwd by any name, on the file, not the name",
-	Dir:      "labs/lab-6",
-	Source:   "guard.bpf.c",
-	Solution: "solution/guard.bpf.c",
-	Wants:    []harness.ProgramWant{{Sections: []string{section}}},
+	ID:        "lab-6",
+	Title:     "BPF LSM: deny opening /etc/passwd by any name, on the file, not the name",
+	Hook:      "BPF LSM hook `file_open`",
+	Teaches:   "denying an operation (`-EPERM`), deciding on the file (inode, device), not the name; active LSMs",
+	Level:     "advanced",
+	MinKernel: "5.10",
+	Needs:     []string{"`bpf` in the active LSMs (bpflab boots its guests with `lsm=...,bpf`)", "CONFIG_BPF_LSM"},
+	Dir:       "labs/lab-6",
+	Source:    "guard.bpf.c",
+	Solution:  "solution/guard.bpf.c",
+	Wants:     []harness.ProgramWant{{Sections: []string{section}}},
 	Checks: []harness.CheckDef{
 		{Name: "bpf-lsm", What: "bpf is an active LSM of the kernel (/sys/kernel/security/lsm)"},
 		{Name: "attach", What: "the program attaches to the file_open hook"},

@@ -48,6 +48,11 @@ func init() { harness.Register(Lab) }
 var Lab = &harness.Lab{
 	ID:           "lab-7",
 	Title:        "Which pod did it: the cgroup id in each event, the pod in user space",
+	Hook:         "tracepoint `syscalls/sys_enter_openat` + a Go program",
+	Teaches:      "which pod did it: cgroup ids in events, a node's cgroup layouts (systemd and cgroupfs drivers), a user-space cache that follows pods as they come and go",
+	Level:        "advanced",
+	MinKernel:    "5.10",
+	Needs:        []string{"cgroup v2", "a Go toolchain on the host (go build)"},
 	Dir:          "labs/lab-7",
 	Source:       "who.bpf.c",
 	Solution:     "solution/who.bpf.c",
