@@ -12,7 +12,7 @@ GOFLAGS_BUILD := -trimpath -ldflags='-s -w'
 # Every lab directory gives a 'make lab-N' (labs register themselves: labs/all).
 LABS    := $(notdir $(wildcard labs/lab-*))
 
-.PHONY: all deps build kernels test vet bench bench-boot bench-lab bench-run bench-graders soak stress-graders clean help vmlinux-h $(LABS)
+.PHONY: all deps build doctor kernels test vet bench bench-boot bench-lab bench-run bench-graders soak stress-graders clean help vmlinux-h $(LABS)
 
 all: build
 
@@ -22,6 +22,7 @@ help:
 	@echo "make bench-boot       runner vs bare QEMU boot, per kernel"
 	@echo "make stress-graders   every lab's solution with 100 seeds on every kernel"
 	@echo "make kernels          fetch every kernel of the matrix"
+	@echo "make doctor           what this machine lacks, each with its fix (BOOT=1 also boots once)"
 
 deps:
 	@scripts/deps.sh
@@ -29,6 +30,12 @@ deps:
 # The guest's init is this binary, so it must be static: CGO_ENABLED=0.
 build: deps
 	@CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/bpflab
+
+# What this machine lacks, each with its fix. Builds bpflab without
+# installing anything first, so it also runs where deps.sh cannot.
+doctor:
+	@CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/bpflab
+	@$(BIN) doctor $(if $(BOOT),--boot)
 
 kernels: build
 	@$(BIN) kernels fetch all >/dev/null

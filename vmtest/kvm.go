@@ -62,3 +62,7 @@ func recordKVM(cacheDir string, works bool) {
 	_ = os.MkdirAll(cacheDir, 0o755)
 	_ = os.WriteFile(p, []byte(bootID()+" "+verdict+"\n"), 0o644)
 }
+
+// KVMVerdict is what bpflab found of KVM on this host since it booted:
+// whether guests run under it, and whether a boot has tried it yet.
+func KVMVerdict(cacheDir string) (works, known bool) { return loadKVM(cacheDir) }

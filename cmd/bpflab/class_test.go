@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -324,6 +325,30 @@ func TestVersionLess(t *testing.T) {
 	} {
 		if got := versionLess(tc.a, tc.b); got != tc.want {
 			t.Errorf("versionLess(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
+// TestDoctorNamesFixes: on a machine without the tools, doctor fails with
+// a fix on every line that is not OK.
+func TestDoctorNamesFixes(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	var out bytes.Buffer
+	err := cmdDoctor(t.Context(), nil, &out, &out)
+	if code := exitCode(err, false, io.Discard); code != 1 {
+		t.Errorf("exit %d (%v), want 1", code, err)
+	}
+	lines := strings.Split(out.String(), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "FAIL") || strings.HasPrefix(l, "WARN") {
+			if i+1 >= len(lines) || !strings.Contains(lines[i+1], "fix: ") {
+				t.Errorf("no fix after %q", l)
+			}
+		}
+	}
+	for _, w := range []string{"FAIL  clang", "sudo apt-get install --no-install-recommends clang", "FAIL  qemu-system-x86_64"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("doctor output lacks %q:\n%s", w, out.String())
 		}
 	}
 }

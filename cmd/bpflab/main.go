@@ -90,6 +90,7 @@ var commands = []struct{ synopsis, what string }{
 	{"grade LAB --submissions DIR [--shard I/N] [--csv F] [--html F]", "grade a class: a file or directory per student"},
 	{"report merge [--json F] [--csv F] [--html F] REPORT.json...", "one class report from the JSON of several runs (shards)"},
 	{"labs [--markdown]", "the labs, their levels, and on which kernels each grades"},
+	{"doctor [--boot]", "what this machine lacks for bpflab, each with its fix"},
 	{"shell [flags] [-- COMMAND]", "a busybox shell in a guest (bpftool, lab objects, tracefs)"},
 	{"kernels fetch [flags] [ALIAS|all]", "download kernels of the matrix into the cache"},
 	{"kernels list [flags]", "show the matrix and what is cached"},
@@ -139,6 +140,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdReport(args[1:], stdout)
 	case "labs":
 		return cmdLabs(args[1:], stdout, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, args[1:], stdout, stderr)
 	case harness.GuestCommand:
 		return cmdGuestGrade(ctx, args[1:])
 	case harness.WorkerCommand:
