@@ -352,3 +352,36 @@ func TestDoctorNamesFixes(t *testing.T) {
 		}
 	}
 }
+
+// TestProgress: grades of the student's files are kept, the latest per
+// lab, file and kernel, with when each first passed; the solution's are
+// not the student's.
+func TestProgress(t *testing.T) {
+	root := t.TempDir()
+	rs := classReports() // bob fails, ada passes, on 5.10 and 6.12
+	rs = append(rs, &harness.Report{Lab: "lab-1", Kernel: "6.12", Source: "solution", Verdict: "PASS"})
+	if err := recordProgress(root, rs); err != nil {
+		t.Fatal(err)
+	}
+	later := *rs[0] // bob on 6.12, now passing
+	later.Checks = []harness.Check{{Name: "compile", Status: harness.Pass}}
+	later.Seal("")
+	if err := recordProgress(root, []*harness.Report{&later}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := readProgress(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Grades) != 4 {
+		t.Fatalf("%d grades kept, want 4 (2 files × 2 kernels): %+v", len(p.Grades), p.Grades)
+	}
+	for _, e := range p.Grades {
+		if e.Source == "bob" && e.Kernel == "6.12" && (e.Verdict != "PASS" || e.FirstPass.IsZero()) {
+			t.Errorf("bob on 6.12: %+v", e)
+		}
+		if e.Source == "bob" && e.Kernel == "5.10" && !e.FirstPass.IsZero() {
+			t.Errorf("bob never passed on 5.10: %+v", e)
+		}
+	}
+}

@@ -364,6 +364,9 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("writing --json %s: %w", g.json, err)
 		}
 	}
+	if err := recordProgress(root, all); err != nil {
+		log.Warn("could not record your progress for bpflab status", "error", err)
+	}
 	if len(ts) > 1 {
 		printGradeSummary(stdout, all)
 	}

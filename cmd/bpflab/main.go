@@ -91,6 +91,7 @@ var commands = []struct{ synopsis, what string }{
 	{"report merge [--json F] [--csv F] [--html F] REPORT.json...", "one class report from the JSON of several runs (shards)"},
 	{"labs [--markdown]", "the labs, their levels, and on which kernels each grades"},
 	{"doctor [--boot]", "what this machine lacks for bpflab, each with its fix"},
+	{"status", "your progress: each lab, where your file passed, its latest grade"},
 	{"shell [flags] [-- COMMAND]", "a busybox shell in a guest (bpftool, lab objects, tracefs)"},
 	{"kernels fetch [flags] [ALIAS|all]", "download kernels of the matrix into the cache"},
 	{"kernels list [flags]", "show the matrix and what is cached"},
@@ -142,6 +143,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdLabs(args[1:], stdout, stderr)
 	case "doctor":
 		return cmdDoctor(ctx, args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout)
 	case harness.GuestCommand:
 		return cmdGuestGrade(ctx, args[1:])
 	case harness.WorkerCommand:

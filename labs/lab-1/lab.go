@@ -264,6 +264,10 @@ func nearMisses(long string) []string {
 		"/etc/hosts", "/etc/passwd.bak", "/etc/passwdX", "/etc/passwd/", "/etc/passwd-", "/etc/passw",
 		"/etc/shadow", "/tmp/etc/passwd", "/ETC/PASSWD", "/etc/passwd ", "/etc/group", "/etc/pass",
 		"/etc/passwd" + long,
+		// More names a suffix match catches: on 7.x the kernel skips some
+		// runs of a tracepoint program (recursion misses), and a mistake
+		// must show in more than one or two calls.
+		"/var/tmp/etc/passwd", "/opt/etc/passwd",
 	}
 }
 
