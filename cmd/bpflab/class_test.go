@@ -263,7 +263,7 @@ func TestReportMerge(t *testing.T) {
 
 // TestGradeClass grades a class in one guest: a student with the
 // solution, one with the starter, one whose file does not compile and one
-// with nothing to grade; then the same class in two shards, merged.
+// with nothing to grade.
 func TestGradeClass(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a guest: go test ./cmd/bpflab without -short")
@@ -296,19 +296,16 @@ func TestGradeClass(t *testing.T) {
 			t.Errorf("class table lacks %q:\n%s", w, whole)
 		}
 	}
-	for i := 1; i <= 2; i++ {
-		run("grade", "lab-1", "--kernel", k.Alias, "--accel", "tcg", "--submissions", class, "--shard", itoa(i)+"/2",
-			"--json", filepath.Join(out, "shard"+itoa(i)+".json"))
+	// The files it was asked for: shards and their merging are proved on
+	// the host (TestShards, TestReportMerge).
+	rs, err := harness.ReadJSON(filepath.Join(out, "class.json"))
+	if err != nil || len(rs) != 4 {
+		t.Fatalf("class.json: %d reports, %v", len(rs), err)
 	}
-	merged := run("report", "merge", "--csv", filepath.Join(out, "merged.csv"), filepath.Join(out, "shard1.json"), filepath.Join(out, "shard2.json"))
-	if !strings.Contains(merged, "1 of 4 students pass") {
-		t.Errorf("merged shards:\n%s", merged)
-	}
-	a, _ := os.ReadFile(filepath.Join(out, "class.csv"))
-	b, _ := os.ReadFile(filepath.Join(out, "merged.csv"))
-	// The same rows but for seeds and hashes, which do not differ here.
-	if len(strings.Split(string(a), "\n")) != len(strings.Split(string(b), "\n")) {
-		t.Errorf("one run:\n%s\nmerged shards:\n%s", a, b)
+	for _, f := range []string{"class.csv", "class.html"} {
+		if b, err := os.ReadFile(filepath.Join(out, f)); err != nil || !strings.Contains(string(b), "ada") {
+			t.Errorf("%s: %v", f, err)
+		}
 	}
 }
 
