@@ -382,3 +382,40 @@ func TestProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestClassPageInChromium loads the class page in headless Chromium
+// (where it is installed: Debian's chromium package) and reads back the
+// page as the browser built it: every student's row, every cell with its
+// reason, the summary.
+func TestClassPageInChromium(t *testing.T) {
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("no chromium: apt-get install --no-install-recommends chromium to run this test")
+	}
+	page := filepath.Join(t.TempDir(), "class.html")
+	var b bytes.Buffer
+	if err := writeHTML(&b, newClassTable(classReports())); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--user-data-dir="+t.TempDir(), "--dump-dom", "file://"+page)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	dom := string(out)
+	// 2 header rows and 2 students in the grid, a header and 3 checks in
+	// the summary.
+	if n := strings.Count(dom, "<tr>"); n != 2+2+1+3 {
+		t.Errorf("%d rows in the page as chromium built it, want 8:\n%s", n, dom)
+	}
+	// 2 students × 2 kernels × (3 checks + the grade): each with a reason.
+	if n := strings.Count(dom, `title="`); n != 16 {
+		t.Errorf("%d cells with a reason, want 16", n)
+	}
+	if !strings.Contains(dom, "2× look at exact-match") {
+		t.Errorf("no summary of exact-match's failures:\n%s", dom)
+	}
+}
