@@ -36,12 +36,13 @@ func Labs() []*Lab {
 }
 
 // IndexMarkdown is the course's index as a Markdown table, a lab a row:
-// its README, hook, what it teaches and level (README.md holds it).
+// its README, hook, what it teaches, level and kernels (README.md holds
+// it).
 func IndexMarkdown(labs []*Lab) string {
 	var b strings.Builder
-	b.WriteString("| lab | hook | what it teaches | level |\n|---|---|---|---|\n")
+	b.WriteString("| lab | hook | what it teaches | level | kernels |\n|---|---|---|---|---|\n")
 	for _, l := range labs {
-		fmt.Fprintf(&b, "| [`%s`](%s/README.md) | %s | %s | %s |\n", l.ID, l.Dir, l.Hook, l.Teaches, l.Level)
+		fmt.Fprintf(&b, "| [`%s`](%s/README.md) | %s | %s | %s | %s and later |\n", l.ID, l.Dir, l.Hook, l.Teaches, l.Level, l.MinKernel)
 	}
 	return b.String()
 }
