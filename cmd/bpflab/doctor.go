@@ -187,7 +187,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		accel := "?"
 		for _, l := range strings.Split(string(out), "\n") {
 			if i := strings.Index(l, "accel="); i >= 0 {
-				accel = strings.Fields(l[i+len("accel="):])[0]
+				accel = strings.TrimRight(strings.Fields(l[i+len("accel="):])[0], ",\"")
 				break
 			}
 		}
