@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 )
 
 // Scene is what a lab hands the harness to run a scenario and judge it:
@@ -256,4 +257,16 @@ func (o *Outcome[E]) Remarks(g *G, header string) []*Verdict[E] {
 		verdicts = verdicts[1:]
 	}
 	return verdicts
+}
+
+// AttachTracepoint is a [Scene]'s Attach for a program on tracepoint
+// group/name.
+func AttachTracepoint(group, name string, prog *ebpf.Program) func() (func(), error) {
+	return func() (func(), error) {
+		l, err := link.Tracepoint(group, name, prog, nil)
+		if err != nil {
+			return nil, fmt.Errorf("attaching to %s/%s: %w", group, name, err)
+		}
+		return func() { l.Close() }, nil
+	}
 }

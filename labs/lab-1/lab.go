@@ -22,7 +22,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
 
@@ -387,13 +386,7 @@ func run(ctx context.Context, g *harness.G) {
 		Scenario: sc, Oracle: oracle, Events: m, Decode: decode,
 		Progs: []*ebpf.Program{prog}, Replayable: true,
 		Checks: g.Lab.CheckNames()[3:],
-		Attach: func() (func(), error) {
-			l, err := link.Tracepoint("syscalls", "sys_enter_openat", prog, nil)
-			if err != nil {
-				return nil, fmt.Errorf("attaching to syscalls/sys_enter_openat: %w", err)
-			}
-			return func() { l.Close() }, nil
-		},
+		Attach: harness.AttachTracepoint("syscalls", "sys_enter_openat", prog),
 	}, launcher)
 	if harness.SceneFailed(g, err, nil) {
 		return

@@ -27,7 +27,6 @@ import (
 	"github.com/bpflab/bpflab/internal/fileutil"
 	"github.com/bpflab/bpflab/labs/lab-7/kube"
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 )
 
 const section = "tracepoint/syscalls/sys_enter_openat"
@@ -222,13 +221,7 @@ func run(ctx context.Context, g *harness.G) {
 		Scenario: sc, Oracle: o, Events: m, Decode: decode,
 		Progs: []*ebpf.Program{prog}, Replayable: true,
 		Checks: []string{checkReported, checkSilent},
-		Attach: func() (func(), error) {
-			l, err := link.Tracepoint("syscalls", "sys_enter_openat", prog, nil)
-			if err != nil {
-				return nil, fmt.Errorf("attaching to syscalls/sys_enter_openat: %w", err)
-			}
-			return func() { l.Close() }, nil
-		},
+		Attach: harness.AttachTracepoint("syscalls", "sys_enter_openat", prog),
 	}, launcher)
 	if harness.SceneFailed(g, err, nil) {
 		return

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"math/rand/v2"
 	"testing"
 
 	"github.com/bpflab/bpflab/labs/lab-7/kube"
@@ -11,11 +10,5 @@ import (
 // plain directories laid out as a node's cgroups, in seconds and without
 // a VM: go test ./labs/lab-7/enrich/
 func TestPods(t *testing.T) {
-	seed := rand.Uint64()
-	results, err := kube.CheckLocal(t.TempDir(), seed, Parse, func(root string) kube.Resolver { return NewResolver(root) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("seed %d", seed)
-	kube.Report(t, results)
+	kube.Test(t, t.TempDir(), Parse, func(root string) kube.Resolver { return NewResolver(root) })
 }

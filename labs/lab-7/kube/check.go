@@ -182,7 +182,22 @@ type T interface {
 	Helper()
 	Errorf(format string, args ...any)
 	Logf(format string, args ...any)
+	Fatalf(format string, args ...any)
 	Skip(args ...any)
+}
+
+// Test runs the checks on a tree of plain directories in dir, with the
+// student's code called in this process, for a new random seed, and
+// reports the results ([Report]): the student's go test.
+func Test(t T, dir string, parse func(string) Workload, newResolver func(string) Resolver) {
+	t.Helper()
+	seed := rand.Uint64()
+	results, err := CheckLocal(dir, seed, parse, newResolver)
+	if err != nil {
+		t.Fatalf("laying out the tree: %v", err)
+	}
+	t.Logf("seed %d", seed)
+	Report(t, results)
 }
 
 // Report reports results as a go test does, for the student's test of
