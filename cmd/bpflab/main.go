@@ -92,6 +92,7 @@ var commands = []struct{ synopsis, what string }{
 	{"labs [--markdown]", "the labs, their levels, and on which kernels each grades"},
 	{"doctor [--boot]", "what this machine lacks for bpflab, each with its fix"},
 	{"status", "your progress: each lab, where your file passed, its latest grade"},
+	{"new-lab NAME [--title T]", "a new lab that builds, passes with its solution and fails with its starter"},
 	{"shell [flags] [-- COMMAND]", "a busybox shell in a guest (bpftool, lab objects, tracefs)"},
 	{"kernels fetch [flags] [ALIAS|all]", "download kernels of the matrix into the cache"},
 	{"kernels list [flags]", "show the matrix and what is cached"},
@@ -145,6 +146,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdDoctor(ctx, args[1:], stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], stdout)
+	case "new-lab":
+		return cmdNewLab(args[1:], stdout)
 	case harness.GuestCommand:
 		return cmdGuestGrade(ctx, args[1:])
 	case harness.WorkerCommand:
