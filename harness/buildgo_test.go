@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpflab/bpflab/internal/testvm"
 )
 
 // TestBuildGoOutsideTheTree builds a Go program from a directory outside
@@ -17,6 +19,9 @@ import (
 func TestBuildGoOutsideTheTree(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go")
+	}
+	if !testing.Short() {
+		testvm.Busy(t) // go build takes the host's cores
 	}
 	root, err := filepath.Abs("..")
 	if err != nil {
