@@ -27,6 +27,7 @@ import (
 	"github.com/bpflab/bpflab/internal/fileutil"
 	"github.com/bpflab/bpflab/labs/lab-7/kube"
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 )
 
 const section = "tracepoint/syscalls/sys_enter_openat"
@@ -122,7 +123,12 @@ func oracle(cg where) *harness.Oracle[Event] {
 		About: func(*harness.CallResult, Event) bool { return false },
 		Pid:   func(e Event) uint32 { return e.Pid },
 		Describe: func(c *harness.CallResult) string {
-			return fmt.Sprintf("openat(AT_FDCWD, %q, O_RDONLY) in cgroup %s", c.Args.(OpenArgs).Path, kube.Short(cg[c.Proc.Process].Path))
+			a := c.Args.(OpenArgs)
+			dfd := "AT_FDCWD"
+			if a.Dir != "" {
+				dfd = "<fd of " + a.Dir + ">"
+			}
+			return fmt.Sprintf("openat(%s, %q, %#o) in cgroup %s", dfd, a.Path, a.Flags, kube.Short(cg[c.Proc.Process].Path))
 		},
 		Hint:       hint,
 		StrayCheck: checkSilent,
@@ -289,13 +295,28 @@ func ownCgroup(n *kube.Node) (*kube.Cgroup, error) {
 	return nil, errors.New("no cgroup v2 line in /proc/self/cgroup")
 }
 
+// openFlags are the flags opens are made with: a program that tests
+// them (lab 1's mistake) misses opens.
+var openFlags = []int{unix.O_RDONLY, unix.O_RDONLY | unix.O_CLOEXEC, unix.O_RDWR, unix.O_WRONLY | unix.O_APPEND,
+	unix.O_PATH, unix.O_RDONLY | unix.O_NONBLOCK}
+
+// openArgs opens path with random flags, through AT_FDCWD or a
+// descriptor of /etc (which an absolute name ignores).
+func openArgs(r *rand.Rand, path string) OpenArgs {
+	a := OpenArgs{Path: path, Flags: openFlags[r.IntN(len(openFlags))]}
+	if r.IntN(3) == 0 {
+		a.Dir = "/etc"
+	}
+	return a
+}
+
 // decoys are names that are not /etc/passwd.
 var decoys = []string{"/etc/hosts", "/etc/passwd-", "/etc/group", "/etc/passwdX", "/tmp/etc/passwd", "/etc/shadow"}
 
 // scenario runs processes in every cgroup of cgs, one in each and two in
 // some, with up to two threads besides the main one, each opening
 // /etc/passwd two or three times and another file once, from random
-// threads; some processes share a name. cg records where each runs
+// threads, with random flags and dfd; some processes share a name. cg records where each runs
 // (self: no cgroup of its own to start in).
 func scenario(r *rand.Rand, cgs []*kube.Cgroup, self *kube.Cgroup, cg where) *harness.Scenario {
 	var procs []*harness.Process
@@ -310,9 +331,9 @@ func scenario(r *rand.Rand, cgs []*kube.Cgroup, self *kube.Cgroup, cg where) *ha
 				p.Cgroup = c.Dir
 			}
 			for i := 2 + r.IntN(2); i > 0; i-- {
-				p.Calls = append(p.Calls, harness.Call{Op: opOpen, Args: OpenArgs{Path: Target}, Thread: r.IntN(p.Threads + 1)})
+				p.Calls = append(p.Calls, harness.Call{Op: opOpen, Args: openArgs(r, Target), Thread: r.IntN(p.Threads + 1)})
 			}
-			p.Calls = append(p.Calls, harness.Call{Op: opOpen, Args: OpenArgs{Path: decoys[r.IntN(len(decoys))]}, Thread: r.IntN(p.Threads + 1)})
+			p.Calls = append(p.Calls, harness.Call{Op: opOpen, Args: openArgs(r, decoys[r.IntN(len(decoys))]), Thread: r.IntN(p.Threads + 1)})
 			r.Shuffle(len(p.Calls), func(i, j int) { p.Calls[i], p.Calls[j] = p.Calls[j], p.Calls[i] })
 			cg[p] = c
 			procs = append(procs, p)
