@@ -27,8 +27,12 @@ type Lab struct {
 	Hook, Teaches, Level string
 	// MinKernel is the oldest kernel version the lab grades on ("5.10").
 	MinKernel string
-	// Needs are what the lab needs besides the kernel version, in words,
-	// for bpflab labs.
+	// Features are what the lab needs of the kernel besides its version:
+	// the "kernel" check probes them before anything loads, and skips the
+	// lab on kernels too old for them (see [Feature]).
+	Features []Feature
+	// Needs are what the lab needs besides the kernel, in words, for
+	// bpflab labs.
 	Needs []string
 	// Dir is the lab's directory relative to the source tree's root.
 	Dir string
@@ -74,6 +78,7 @@ type CheckDef struct {
 // HarnessChecks are the checks every lab gets before its own, in order.
 var HarnessChecks = []CheckDef{
 	{"compile", "clang builds the C file"},
+	{"kernel", "the kernel has what the lab needs (an older kernel skips the lab)"},
 	{"object", "the object holds a BPF program"},
 	{"license", "the object declares a license"},
 	{"section", "each program the lab needs is in its section"},
@@ -185,6 +190,21 @@ func (g *G) Skip(name, reason string) {
 	g.add(Check{Name: name, Status: Skip, Reason: reason})
 }
 
+// skipAll records every check, the harness's and the lab's, not yet
+// reported as skipped, with the reason.
+func (g *G) skipAll(reason string) {
+	seen := map[string]bool{}
+	for _, c := range g.Report.Checks {
+		seen[c.Name] = true
+	}
+	for _, c := range HarnessChecks {
+		if !seen[c.Name] {
+			g.Skip(c.Name, reason)
+		}
+	}
+	g.SkipRest(reason)
+}
+
 // SkipRest records every declared check of the lab not yet reported as
 // skipped, with the reason.
 func (g *G) SkipRest(reason string) {
@@ -257,6 +277,15 @@ func gradeObject(ctx context.Context, lab *Lab, obj, prog, kernel, source string
 	r := &Report{Lab: lab.ID, Kernel: kernel, Source: source, Seed: seed}
 	g := &G{Lab: lab, Report: r, Seed: seed, Rand: SeedFrom(seed), Prog: prog, stream: stream}
 	g.add(Check{Name: "compile", Status: Pass, Reason: "clang built the object"})
+	kc, skip := kernelCheck(lab, release(), os.Getenv("BPFLAB_GUEST") == "1", probeFeature)
+	g.add(kc)
+	if kc.Status == Fail {
+		return r
+	}
+	if skip {
+		g.skipAll(kc.Reason)
+		return r
+	}
 	read := ebpf.LoadCollectionSpec
 	if lab.ReadObject != nil {
 		read = lab.ReadObject

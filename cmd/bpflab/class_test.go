@@ -309,23 +309,6 @@ func TestGradeClass(t *testing.T) {
 	}
 }
 
-func TestVersionLess(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want bool
-	}{
-		{"5.10.223-1", "5.10", false},
-		{"5.10.223-1", "5.15", true},
-		{"6.1.176-1", "5.10", false},
-		{"7.3.4-1~bpo13+1", "6.18", false},
-		{"6.12.117+deb13", "6.13", true},
-	} {
-		if got := versionLess(tc.a, tc.b); got != tc.want {
-			t.Errorf("versionLess(%q, %q) = %v", tc.a, tc.b, got)
-		}
-	}
-}
-
 // TestDoctorNamesFixes: on a machine without the tools, doctor fails with
 // a fix on every line that is not OK.
 func TestDoctorNamesFixes(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -46,14 +45,16 @@ func cmdLabs(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(tw, strings.Join(append(row, l.Title), "\t"))
 	}
 	tw.Flush()
-	var needs []string
+	fmt.Fprintln(stdout, "\nWhat each lab needs (the kernel check probes the kernel's features before grading):")
 	for _, l := range all {
-		if len(l.Needs) > 0 {
-			needs = append(needs, fmt.Sprintf("  %s: %s", l.ID, strings.Join(l.Needs, "; ")))
+		var fs []string
+		for _, f := range l.Features {
+			fs = append(fs, f.Name+" ("+f.Since+"+)")
 		}
-	}
-	if len(needs) > 0 {
-		fmt.Fprintf(stdout, "\nBesides the kernel version, labs need:\n%s\n", strings.Join(needs, "\n"))
+		fmt.Fprintf(stdout, "  %s: kernel %s+; %s\n", l.ID, l.MinKernel, strings.Join(fs, ", "))
+		if len(l.Needs) > 0 {
+			fmt.Fprintf(stdout, "  %s  and %s\n", strings.Repeat(" ", len(l.ID)), strings.Join(l.Needs, "; "))
+		}
 	}
 	fmt.Fprintln(stdout, "\nruns: grades on that kernel; fetch: grades once 'bpflab kernels fetch ALIAS' has it (make lab-N fetches it too)")
 	return nil
@@ -61,28 +62,11 @@ func cmdLabs(args []string, stdout, stderr io.Writer) error {
 
 // labOn says whether lab l grades on kernel k.
 func labOn(l *harness.Lab, k kernels.Kernel, store *kernels.Store) string {
-	if l.MinKernel != "" && versionLess(k.Version, l.MinKernel) {
-		return "skip: needs " + l.MinKernel + "+"
+	if m := l.Missing(k.Version); len(m) > 0 {
+		return "skip: needs " + strings.Join(m, ", ")
 	}
 	if _, ok := store.Cached(k); !ok {
 		return "fetch"
 	}
 	return "runs"
-}
-
-// versionLess compares the major and minor numbers of two kernel
-// versions ("6.1.176-1" and "5.10").
-func versionLess(a, b string) bool {
-	pa, pb := majorMinor(a), majorMinor(b)
-	return pa[0] < pb[0] || pa[0] == pb[0] && pa[1] < pb[1]
-}
-
-func majorMinor(v string) [2]int {
-	var out [2]int
-	for i, f := range strings.SplitN(strings.FieldsFunc(v, func(r rune) bool { return r == '-' || r == '+' || r == '~' })[0], ".", 3) {
-		if i < 2 {
-			out[i], _ = strconv.Atoi(f)
-		}
-	}
-	return out
 }

@@ -11,7 +11,6 @@ package lab1
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -21,7 +20,6 @@ import (
 	"github.com/bpflab/bpflab/harness"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/features"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,9 +44,13 @@ var Lab = &harness.Lab{
 	Teaches:   "events through a ring buffer; the name as passed; reacting (kill the opener of `/etc/passwd`); pid and thread id",
 	Level:     "beginner",
 	MinKernel: "5.10",
-	Dir:       "labs/lab-1",
-	Source:    "openat.bpf.c",
-	Solution:  "solution/openat.bpf.c",
+	Features: []harness.Feature{
+		harness.FeatureBTF, harness.FeatureTracepoint, harness.FeatureRingBuf,
+		harness.FeatureHelper(ebpf.TracePoint, asm.FnProbeReadUserStr, "5.5"), harness.FeatureHelper(ebpf.TracePoint, asm.FnSendSignal, "5.3"),
+	},
+	Dir:      "labs/lab-1",
+	Source:   "openat.bpf.c",
+	Solution: "solution/openat.bpf.c",
 	Wants: []harness.ProgramWant{{
 		Sections: []string{section, "tp/syscalls/sys_enter_openat"},
 	}},
@@ -379,7 +381,6 @@ func run(ctx context.Context, g *harness.G) {
 		g.Fail("grader", "preparing the scenario: "+err.Error(), "", "")
 		return
 	}
-	canKill := features.HaveProgramHelper(ebpf.TracePoint, asm.FnSendSignal)
 
 	prog := g.Loaded.Prog[section]
 	out, err := harness.RunScene(ctx, &harness.Scene[Event]{
@@ -393,21 +394,6 @@ func run(ctx context.Context, g *harness.G) {
 	}
 	g.Pass("attach", "attached to tracepoint syscalls/sys_enter_openat")
 	verdicts := out.Remarks(g, "lab1.h")
-	if canKill != nil {
-		reason := "bpf_send_signal is not available to tracepoint programs on this kernel"
-		if !errors.Is(canKill, ebpf.ErrNotSupported) {
-			reason += ": " + canKill.Error()
-		}
-		var keep []*harness.Verdict[Event]
-		for _, v := range verdicts {
-			if v.Check == checkKill || v.Check == checkControl {
-				g.Skip(v.Check, reason)
-				continue
-			}
-			keep = append(keep, v)
-		}
-		verdicts = keep
-	}
 	harness.Record(g, oracle, verdicts, map[string]string{
 		checkReported: "each open of /etc/passwd gave one event with the process id, comm and path",
 		checkExact:    "no event for other names",

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bpflab/bpflab/harness"
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
@@ -39,9 +40,13 @@ var Lab = &harness.Lab{
 	Teaches:   "kernel functions and their arguments (`struct filename`, CO-RE), return values; functions change between kernels",
 	Level:     "beginner",
 	MinKernel: "5.10",
-	Dir:       "labs/lab-2",
-	Source:    "unlink.bpf.c",
-	Solution:  "solution/unlink.bpf.c",
+	Features: []harness.Feature{
+		harness.FeatureBTF, harness.FeatureKprobe, harness.FeatureRingBuf,
+		harness.FeatureHelper(ebpf.Kprobe, asm.FnProbeReadKernelStr, "5.5"),
+	},
+	Dir:      "labs/lab-2",
+	Source:   "unlink.bpf.c",
+	Solution: "solution/unlink.bpf.c",
 	Wants: []harness.ProgramWant{
 		{Sections: []string{entrySection, "kprobe/filename_unlinkat"}},
 		{Sections: []string{returnSection, "kretprobe/filename_unlinkat"}},

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bpflab/bpflab/harness"
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 )
 
@@ -45,9 +46,13 @@ var Lab = &harness.Lab{
 	Teaches:   "probes on user programs (file and offset), user memory, pairing entry and return per thread",
 	Level:     "intermediate",
 	MinKernel: "5.10",
-	Dir:       "labs/lab-3",
-	Source:    "pin.bpf.c",
-	Solution:  "solution/pin.bpf.c",
+	Features: []harness.Feature{
+		harness.FeatureBTF, harness.FeatureUprobe, harness.FeatureRingBuf,
+		harness.FeatureHelper(ebpf.Kprobe, asm.FnProbeReadUserStr, "5.5"),
+	},
+	Dir:      "labs/lab-3",
+	Source:   "pin.bpf.c",
+	Solution: "solution/pin.bpf.c",
 	Wants: []harness.ProgramWant{
 		{Sections: []string{entrySection}, Prefix: "uprobe/"},
 		{Sections: []string{returnSection}, Prefix: "uretprobe/"},

@@ -20,6 +20,7 @@ import (
 	"github.com/bpflab/bpflab/harness"
 	"github.com/bpflab/bpflab/harness/usdt"
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 )
 
 func init() { harness.Register(Lab) }
@@ -40,9 +41,13 @@ var Lab = &harness.Lab{
 	Teaches:   "static probes a program ships, arguments by position, BPF cookies (5.15+) or addresses (5.10), semaphores",
 	Level:     "intermediate",
 	MinKernel: "5.10",
-	Dir:       "labs/lab-4",
-	Source:    "order.bpf.c",
-	Solution:  "solution/order.bpf.c",
+	Features: []harness.Feature{
+		harness.FeatureBTF, harness.FeatureUprobe, harness.FeatureRingBuf,
+		harness.FeatureHelper(ebpf.Kprobe, asm.FnProbeReadUserStr, "5.5"),
+	},
+	Dir:      "labs/lab-4",
+	Source:   "order.bpf.c",
+	Solution: "solution/order.bpf.c",
 	Wants: []harness.ProgramWant{
 		{Sections: []string{placedSection}, Prefix: "usdt/"},
 		{Sections: []string{auditSection}, Prefix: "usdt/"},

@@ -46,13 +46,14 @@ var Lab = &harness.Lab{
 	Teaches:   "denying an operation (`-EPERM`), deciding on the file (inode, device), not the name; active LSMs",
 	Level:     "advanced",
 	MinKernel: "5.10",
-	Needs:     []string{"`bpf` in the active LSMs (bpflab boots its guests with `lsm=...,bpf`)", "CONFIG_BPF_LSM"},
-	Dir:       "labs/lab-6",
-	Source:    "guard.bpf.c",
-	Solution:  "solution/guard.bpf.c",
-	Wants:     []harness.ProgramWant{{Sections: []string{section}}},
+	Features: []harness.Feature{
+		harness.FeatureBTF, harness.FeatureLSMPrograms, harness.FeatureBPFLSMActive,
+	},
+	Dir:      "labs/lab-6",
+	Source:   "guard.bpf.c",
+	Solution: "solution/guard.bpf.c",
+	Wants:    []harness.ProgramWant{{Sections: []string{section}}},
 	Checks: []harness.CheckDef{
-		{Name: "bpf-lsm", What: "bpf is an active LSM of the kernel (/sys/kernel/security/lsm)"},
 		{Name: "attach", What: "the program attaches to the file_open hook"},
 		{Name: checkNames, What: "every open of /etc/passwd by name (absolute, relative to /etc, through a descriptor of /etc, with // and ./ and ..), for reading or writing, by any process or thread, fails with EPERM"},
 		{Name: checkLinks, What: "every open of /etc/passwd through a symbolic link, a hard link or /proc/self/fd fails with EPERM"},
@@ -232,27 +233,10 @@ func describe(a OpenArgs) string {
 }
 
 func run(ctx context.Context, g *harness.G) {
-	if _, err := os.Stat("/sys/kernel/security/lsm"); errors.Is(err, os.ErrNotExist) && inGuest() {
-		// The list is in securityfs, which the guest's init does not mount.
-		_ = unix.Mount("securityfs", "/sys/kernel/security", "securityfs", 0, "")
-	}
-	lsms, err := os.ReadFile("/sys/kernel/security/lsm")
-	if err != nil || !strings.Contains(","+strings.TrimSpace(string(lsms))+",", ",bpf,") {
-		active := strings.TrimSpace(string(lsms))
-		if err != nil {
-			active = "unknown (" + err.Error() + ")"
-		}
-		g.Skip("bpf-lsm", fmt.Sprintf("bpf is not an active LSM of this kernel (active: %s): boot it with lsm=...,bpf on the kernel command line (bpflab's guests do), and CONFIG_BPF_LSM=y", active))
-		g.SkipRest("BPF LSM is not active on this kernel")
-		return
-	}
 	if !inGuest() {
-		g.Pass("bpf-lsm", "active LSMs: "+strings.TrimSpace(string(lsms)))
 		g.SkipRest("this lab denies opening /etc/passwd to every process of the machine: grade it in a VM (without --kernel host)")
 		return
 	}
-	g.Pass("bpf-lsm", "active LSMs: "+strings.TrimSpace(string(lsms)))
-
 	before, err := os.ReadFile(Target)
 	if err != nil {
 		g.Fail("grader", err.Error(), "", "")

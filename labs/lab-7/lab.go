@@ -27,6 +27,7 @@ import (
 	"github.com/bpflab/bpflab/internal/fileutil"
 	"github.com/bpflab/bpflab/labs/lab-7/kube"
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,13 +47,17 @@ func init() { harness.Register(Lab) }
 
 // Lab is lab 7.
 var Lab = &harness.Lab{
-	ID:           "lab-7",
-	Title:        "Which pod did it: the cgroup id in each event, the pod in user space",
-	Hook:         "tracepoint `syscalls/sys_enter_openat` + a Go program",
-	Teaches:      "which pod did it: cgroup ids in events, a node's cgroup layouts (systemd and cgroupfs drivers), a user-space cache that follows pods as they come and go",
-	Level:        "advanced",
-	MinKernel:    "5.10",
-	Needs:        []string{"cgroup v2", "a Go toolchain on the host (go build)"},
+	ID:        "lab-7",
+	Title:     "Which pod did it: the cgroup id in each event, the pod in user space",
+	Hook:      "tracepoint `syscalls/sys_enter_openat` + a Go program",
+	Teaches:   "which pod did it: cgroup ids in events, a node's cgroup layouts (systemd and cgroupfs drivers), a user-space cache that follows pods as they come and go",
+	Level:     "advanced",
+	MinKernel: "5.10",
+	Features: []harness.Feature{
+		harness.FeatureBTF, harness.FeatureTracepoint, harness.FeatureRingBuf, harness.FeatureCgroup2,
+		harness.FeatureHelper(ebpf.TracePoint, asm.FnProbeReadUserStr, "5.5"), harness.FeatureHelper(ebpf.TracePoint, asm.FnGetCurrentCgroupId, "4.18"),
+	},
+	Needs:        []string{"a Go toolchain on the host (go build)"},
 	Dir:          "labs/lab-7",
 	Source:       "who.bpf.c",
 	Solution:     "solution/who.bpf.c",
