@@ -39,7 +39,7 @@ func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("exec needs a program to run: bpflab exec [flags] PROGRAM [ARGS...]")
 	}
 	log := newLogger(stderr, vf.verbose)
-	store, ts, err := vf.targets(log)
+	store, ts, err := vf.targets(log, stderr, progressOn(stderr, vf.verbose).live)
 	if err != nil {
 		return err
 	}

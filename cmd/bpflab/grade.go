@@ -247,7 +247,7 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		subs[i].FullLog = g.verbose
 	}
 
-	store, ts, err := vf.targets(log)
+	store, ts, err := vf.targets(log, prog.Writer(), prog.live)
 	if err != nil {
 		return err
 	}

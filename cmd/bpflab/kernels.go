@@ -74,12 +74,14 @@ func fileExists(p string) bool {
 	return err == nil && !fi.IsDir()
 }
 
-// targets opens the kernel store and resolves --kernel.
-func (v *vmFlags) targets(log hclog.Logger) (*kernels.Store, []target, error) {
+// targets opens the kernel store and resolves --kernel; fetches report
+// their downloads to w (see [downloadProgress]).
+func (v *vmFlags) targets(log hclog.Logger, w io.Writer, live bool) (*kernels.Store, []target, error) {
 	store, err := v.open(log)
 	if err != nil {
 		return nil, nil, err
 	}
+	store.OnProgress = downloadProgress(w, live)
 	ts, err := resolveTargets(store, v.kernel)
 	if err != nil {
 		return nil, nil, err
@@ -138,6 +140,7 @@ func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	store.OnProgress = downloadProgress(stderr, progressOn(stderr, *verbose).live)
 	switch args[0] {
 	case "fetch":
 		spec := "all"

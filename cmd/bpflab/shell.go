@@ -29,7 +29,7 @@ func cmdShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(stderr, vf.verbose)
-	store, ts, err := vf.targets(log)
+	store, ts, err := vf.targets(log, stderr, progressOn(stderr, vf.verbose).live)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,10 @@ type Store struct {
 	AptEtc string
 	// Log receives progress.
 	Log hclog.Logger
+	// OnProgress, when set, is told how far the downloads of a fetch have
+	// come, every few hundred milliseconds: the command draws a progress
+	// bar on a terminal, and prints plain lines elsewhere.
+	OnProgress func(Progress)
 
 	updated bool
 }
@@ -123,13 +127,23 @@ func (s *Store) fetch(ctx context.Context, k Kernel) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(work)
-	out, err := s.apt(ctx, work, "apt-get", "download", k.Package+"="+k.Version)
+	download := func() (string, error) {
+		var total int64
+		if s.OnProgress != nil {
+			uris, _ := s.apt(ctx, work, "apt-get", "download", "--print-uris", k.Package+"="+k.Version)
+			total = debSize(uris)
+		}
+		stop := s.watch("downloading "+k.Package, total, dirBytes(work))
+		defer stop()
+		return s.apt(ctx, work, "apt-get", "download", k.Package+"="+k.Version)
+	}
+	out, err := download()
 	if err != nil && notServed(out) && !s.updated {
 		// The lists may be older than the lock: refresh once and retry.
 		if err := s.updateLists(ctx); err != nil {
 			return "", err
 		}
-		out, err = s.apt(ctx, work, "apt-get", "download", k.Package+"="+k.Version)
+		out, err = download()
 	}
 	if err != nil {
 		if notServed(out) {
@@ -247,7 +261,9 @@ func (s *Store) updateLists(ctx context.Context) error {
 	}
 	start := time.Now()
 	s.log().Info("updating the private package lists", "suites", strings.Join(s.suites(), ","))
+	stop := s.watch("updating the package lists", 0, newBytes(filepath.Join(d, "lists"), start))
 	out, err := s.apt(ctx, d, "apt-get", "update")
+	stop()
 	if err == nil && (strings.Contains(out, "Failed to fetch") || strings.Contains(out, "\nErr:") || strings.HasPrefix(out, "Err:")) {
 		// apt-get update exits 0 when indexes fail to download.
 		err = errors.New("some package lists failed to download")
