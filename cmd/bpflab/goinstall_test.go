@@ -14,7 +14,7 @@ import (
 // TestGoInstall installs bpflab as a user does, with 'go install
 // github.com/bpflab/bpflab/cmd/bpflab@VERSION', from a module proxy on
 // disk that serves this tree as that version (its dependencies come from
-// the machine's own GOPROXY), into an empty module cache. From a directory
+// the machine's module cache or its GOPROXY), into an empty module cache. From a directory
 // outside any checkout, the installed command grades lab 1's reference in
 // a guest with the files 'go install' left in the module cache; with the
 // cache gone it says what it needs, and exits 64.
@@ -46,16 +46,21 @@ func TestGoInstall(t *testing.T) {
 	}
 	writeModuleZip(t, tree, filepath.Join(at, version+".zip"), modulePath+"@"+version)
 
-	goproxy, err := exec.Command("go", "env", "GOPROXY").Output()
+	goenv, err := exec.Command("go", "env", "GOPROXY", "GOMODCACHE").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The dependencies come from this machine's module cache when it has
+	// them (a module cache's download directory is a proxy too), else from
+	// its GOPROXY.
+	lines := strings.Split(strings.TrimSpace(string(goenv)), "\n")
+	goproxy := "file://" + proxy + ",file://" + filepath.Join(lines[1], "cache", "download") + "," + lines[0]
 	home := t.TempDir()
 	cache, bin := filepath.Join(home, "mod"), filepath.Join(home, "bin")
 	env := append(os.Environ(),
-		"GOPROXY=file://"+proxy+","+strings.TrimSpace(string(goproxy)),
+		"GOPROXY="+goproxy,
 		"GONOSUMDB="+modulePath, "GOMODCACHE="+cache, "GOBIN="+bin,
-		"GOFLAGS=-modcacherw", "GOTOOLCHAIN=local", "GOWORK=off")
+		"GOFLAGS=-modcacherw -trimpath", "GOTOOLCHAIN=local", "GOWORK=off")
 	install := exec.Command("go", "install", modulePath+"/cmd/bpflab@"+version)
 	install.Dir, install.Env = home, env
 	if out, err := install.CombinedOutput(); err != nil {

@@ -8,7 +8,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,7 +69,38 @@ func sourceRoot() (string, error) {
 			return d, nil
 		}
 	}
-	return "", usagef("cannot find the bpflab source tree (labs/ and bpf/vmlinux.h): run from it or set BPFLAB_ROOT")
+	if d := moduleSource(); d != "" && isRoot(d) {
+		return d, nil
+	}
+	return "", usagef("grading needs the labs' files (labs/ and bpf/vmlinux.h), and this bpflab has none at hand: " +
+		"run it inside a clone of the bpflab repository (the labs you edit live there), set BPFLAB_ROOT to one, " +
+		"or install with 'go install github.com/bpflab/bpflab/cmd/bpflab@VERSION', which keeps that version's files in Go's module cache")
+}
+
+// modulePath is bpflab's Go module.
+const modulePath = "github.com/bpflab/bpflab"
+
+// moduleSource is where 'go install github.com/bpflab/bpflab/cmd/bpflab@V'
+// left the module's files: GOMODCACHE/github.com/bpflab/bpflab@V (the
+// path has no upper-case letters to escape). "" for a binary built from a
+// checkout, or when Go is not at hand to say where its cache is.
+func moduleSource() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || bi.Main.Path != modulePath || bi.Main.Version == "" || bi.Main.Version == "(devel)" {
+		return ""
+	}
+	cache := os.Getenv("GOMODCACHE")
+	if cache == "" {
+		out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+		if err != nil {
+			return ""
+		}
+		cache = strings.TrimSpace(string(out))
+	}
+	if cache == "" {
+		return ""
+	}
+	return filepath.Join(cache, filepath.FromSlash(modulePath)+"@"+bi.Main.Version)
 }
 
 // writeLabs lists the labs, with their titles, for help.
