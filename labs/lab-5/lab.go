@@ -118,13 +118,19 @@ func scenario(r *rand.Rand, exists string) ([]*proc, *harness.Scenario) {
 	}
 	// Watched processes read sizes in slots 0 to 17 and the last (2^31
 	// and more); processes that are not watched in slots 20 to 27 only, so
-	// a read of theirs in the histogram is told apart.
+	// a read of theirs in the histogram is told apart. A watched size of
+	// 2^32 or more has its low 32 bits below 2^20, so that a program that
+	// cuts sizes to 32 bits puts it in a low slot, never in the slots of
+	// the processes that are not watched (where it would look like theirs).
 	watchedSize := func() uint64 {
 		switch r.IntN(8) {
 		case 0:
 			return uint64(r.IntN(2)) // 0 and 1: slot 0
-		case 1:
-			return 1<<31 + r.Uint64N(1<<40) // the last slot
+		case 1: // the last slot
+			if r.IntN(2) == 0 {
+				return 1<<31 + r.Uint64N(1<<31)
+			}
+			return uint64(1+r.IntN(1<<8))<<32 + r.Uint64N(1<<20)
 		}
 		s := r.IntN(18)
 		return 1<<s + r.Uint64N(1<<s)
