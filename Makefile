@@ -12,7 +12,7 @@ GOFLAGS_BUILD := -trimpath -ldflags='-s -w'
 # Every lab directory gives a 'make lab-N' (labs register themselves: labs/all).
 LABS    := $(notdir $(wildcard labs/lab-*))
 
-.PHONY: all deps build doctor kernels test vet bench bench-boot bench-lab bench-run bench-graders soak stress-graders clean help vmlinux-h $(LABS)
+.PHONY: all deps build doctor kernels test vet lint-workflows bench bench-boot bench-lab bench-run bench-graders soak stress-graders clean help vmlinux-h $(LABS)
 
 all: build
 
@@ -23,6 +23,7 @@ help:
 	@echo "make stress-graders   every lab's solution with 100 seeds on every kernel"
 	@echo "make kernels          fetch every kernel of the matrix"
 	@echo "make doctor           what this machine lacks, each with its fix (BOOT=1 also boots once)"
+	@echo "make lint-workflows   actionlint on .github/workflows and .github/actions (part of make test)"
 
 deps:
 	@scripts/deps.sh
@@ -43,6 +44,11 @@ kernels: build
 vet:
 	@$(GO) vet ./...
 	@scripts/check-repo.sh
+
+# actionlint on .github (workflows, the composite action's metadata and
+# steps), pinned and built once from the Go module proxy into bin/tools.
+lint-workflows:
+	@scripts/lint-workflows.sh
 
 test: build kernels vet
 	BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What 'make test' (and so CI) checks of the tree itself: gofmt, go.mod
-# tidy, and no built binary committed.
+# tidy, the GitHub Actions files (actionlint), and no built binary committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
@@ -19,4 +19,6 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
     fi
   done < <(git ls-files -z)
 fi
+# The GitHub Actions workflows and the composite action: actionlint, pinned.
+scripts/lint-workflows.sh || fail=1
 exit $fail
