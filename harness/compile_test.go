@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // needCompiler skips without clang, and fails without bwrap where the
@@ -326,5 +328,41 @@ func TestCompileWithoutClang(t *testing.T) {
 	err := Compile(context.Background(), "x.bpf.c", filepath.Join(t.TempDir(), "x.o"), nil)
 	if !errors.Is(err, ErrNoClang) {
 		t.Errorf("without clang on PATH: got %v, want ErrNoClang", err)
+	}
+}
+
+// TestSandboxLibraries: a library inside a directory already bound is not
+// bound again (bwrap refuses to mount on the link it is there), but the
+// file it links to is, wherever it is; a link outside is bound with its
+// target.
+func TestSandboxLibraries(t *testing.T) {
+	d := t.TempDir()
+	llvm, gnu := filepath.Join(d, "llvm-19"), filepath.Join(d, "gnu")
+	for _, dir := range []string{filepath.Join(llvm, "lib"), gnu} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"libclang-cpp.so.19.1", "liby.so.1.2.3", "libz.so"} {
+		if err := os.WriteFile(filepath.Join(gnu, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		filepath.Join(llvm, "lib", "libclang-cpp.so.19.1"): "../../gnu/libclang-cpp.so.19.1",
+		filepath.Join(gnu, "liby.so.1"):                    "liby.so.1.2.3",
+	}
+	for link, target := range links {
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := addLibraries([]string{llvm}, []string{
+		filepath.Join(llvm, "lib", "libclang-cpp.so.19.1"), filepath.Join(gnu, "liby.so.1"), filepath.Join(gnu, "libz.so"),
+	})
+	want := []string{llvm, filepath.Join(gnu, "libclang-cpp.so.19.1"), filepath.Join(gnu, "liby.so.1"),
+		filepath.Join(gnu, "liby.so.1.2.3"), filepath.Join(gnu, "libz.so")}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("bound paths (-want +got):\n%s", diff)
 	}
 }

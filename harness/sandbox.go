@@ -69,7 +69,7 @@ const (
 
 // sandboxFix says how to get a working sandbox, or how to do without one.
 const sandboxFix = "allow user namespaces (sysctl -w user.max_user_namespaces=15000, and kernel.unprivileged_userns_clone=1 where that exists; " +
-	"in a container, run it with --security-opt seccomp=unconfined --security-opt apparmor=unconfined, or --privileged), " +
+	"in a container, run it with --security-opt seccomp=unconfined --security-opt apparmor=unconfined and --security-opt systempaths=unconfined (Docker) or --security-opt unmask=/proc/sys (Podman), see docs/container.md), " +
 	"or set " + UnsafeCompileEnv + "=1 to compile without a sandbox, for files you trust only"
 
 // toolchain is what clang needs to run, found once per clang binary.
@@ -129,8 +129,29 @@ func resolveToolchain(clang string) (*toolchain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding the libraries of %s: %w", real, err)
 	}
-	tc.ro = append(tc.ro, libs...)
+	tc.ro = addLibraries(tc.ro, libs)
 	return tc, nil
+}
+
+// addLibraries adds to ro, the paths bound read-only, each library and,
+// when it is a symbolic link, its target: a library inside a directory
+// already bound is visible there (bwrap cannot bind onto the link it is
+// there), but the file it links to may be outside (clang 19's
+// /usr/lib/llvm-19/lib/libclang-cpp.so.19.1 links into
+// /usr/lib/x86_64-linux-gnu).
+func addLibraries(ro, libs []string) []string {
+	for _, lib := range libs {
+		paths := []string{lib}
+		if real, err := filepath.EvalSymlinks(lib); err == nil && real != lib {
+			paths = append(paths, real)
+		}
+		for _, p := range paths {
+			if !underAny(p, ro) {
+				ro = append(ro, p)
+			}
+		}
+	}
+	return ro
 }
 
 func isDir(p string) bool {
