@@ -12,7 +12,7 @@ GOFLAGS_BUILD := -trimpath -ldflags='-s -w'
 # Every lab directory gives a 'make lab-N' (labs register themselves: labs/all).
 LABS    := $(notdir $(wildcard labs/lab-*))
 
-.PHONY: all deps build doctor kernels test vet lint-workflows bench bench-boot bench-lab bench-run bench-graders soak stress-graders clean help vmlinux-h $(LABS)
+.PHONY: all deps build doctor kernels test vet lint-workflows container-check bench bench-boot bench-lab bench-run bench-graders soak stress-graders clean help vmlinux-h $(LABS)
 
 all: build
 
@@ -24,6 +24,7 @@ help:
 	@echo "make kernels          fetch every kernel of the matrix"
 	@echo "make doctor           what this machine lacks, each with its fix (BOOT=1 also boots once)"
 	@echo "make lint-workflows   actionlint on .github/workflows and .github/actions (part of make test)"
+	@echo "make container-check  build the Dockerfile and grade lab 1 in it, with buildah and podman (not part of make test)"
 
 deps:
 	@scripts/deps.sh
@@ -49,6 +50,12 @@ vet:
 # steps), pinned and built once from the Go module proxy into bin/tools.
 lint-workflows:
 	@scripts/lint-workflows.sh
+
+# Build the Dockerfile and grade lab 1 in it with buildah and podman: no
+# Docker, no privileges (not part of 'make test'; CI runs it in a job of
+# its own).
+container-check:
+	@scripts/container-check.sh
 
 test: build kernels vet
 	BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
