@@ -21,24 +21,8 @@ func TestGuestCrashCostsOneGrade(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a guest three times: run without -short")
 	}
-	k := testvm.Default(t)
-	bin := testvm.Binary(t)
-	root := testvm.ModuleRoot()
-	src := filepath.Join(root, lab1.Lab.Dir, lab1.Lab.Solution)
-	ctx := context.Background()
-	compiled, err := harness.CompileAll(ctx, lab1.Lab, root, t.TempDir(), []harness.Submission{
-		{Label: "first", Src: src, Seed: 1}, {Label: "crasher", Src: src, Seed: 2}, {Label: "third", Src: src, Seed: 3},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Setenv("BPFLAB_TEST_PANIC_LABEL", "crasher")
-	var log strings.Builder
-	cfg := vmtest.Config{Kernel: k.Path, Init: bin, Accel: "tcg", Stdout: &log, Stderr: &log, Log: testvm.Logger(t), RunTimeout: 5 * time.Minute}
-	reports, err := harness.GradeInVM(ctx, lab1.Lab, compiled, k.Alias, cfg, t.TempDir())
-	if err != nil {
-		t.Fatalf("grading: %v\n%s", err, log.String())
-	}
+	reports := gradeSolution(t, lab1.Lab, []string{"first", "crasher", "third"}, nil)
 	for _, r := range reports {
 		switch r.Source {
 		case "crasher":
@@ -52,4 +36,34 @@ func TestGuestCrashCostsOneGrade(t *testing.T) {
 			}
 		}
 	}
+}
+
+// gradeSolution grades the lab's reference solution, once for each label
+// (seeds 1, 2, ...), in one guest of the default kernel; edit changes the
+// guest's configuration.
+func gradeSolution(t *testing.T, lab *harness.Lab, labels []string, edit func(*vmtest.Config)) []*harness.Report {
+	t.Helper()
+	k := testvm.Default(t)
+	bin := testvm.Binary(t)
+	root := testvm.ModuleRoot()
+	src := filepath.Join(root, lab.Dir, lab.Solution)
+	var subs []harness.Submission
+	for i, l := range labels {
+		subs = append(subs, harness.Submission{Label: l, Src: src, Seed: uint64(i + 1)})
+	}
+	ctx := context.Background()
+	compiled, err := harness.CompileAll(ctx, lab, root, t.TempDir(), subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	cfg := vmtest.Config{Kernel: k.Path, Init: bin, Accel: "tcg", Stdout: &log, Stderr: &log, Log: testvm.Logger(t), RunTimeout: 5 * time.Minute}
+	if edit != nil {
+		edit(&cfg)
+	}
+	reports, err := harness.GradeInVM(ctx, lab, compiled, k.Alias, cfg, t.TempDir())
+	if err != nil {
+		t.Fatalf("grading: %v\n%s", err, log.String())
+	}
+	return reports
 }

@@ -1,14 +1,9 @@
 package harness_test
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/bpflab/bpflab/harness"
-	"github.com/bpflab/bpflab/internal/testvm"
 	lab6 "github.com/bpflab/bpflab/labs/lab-6"
 	"github.com/bpflab/bpflab/vmtest"
 )
@@ -21,23 +16,7 @@ func TestGuestWithoutAFeatureFails(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a guest: run without -short")
 	}
-	k := testvm.Default(t)
-	bin := testvm.Binary(t)
-	root := testvm.ModuleRoot()
-	ctx := context.Background()
-	compiled, err := harness.CompileAll(ctx, lab6.Lab, root, t.TempDir(), []harness.Submission{
-		{Label: "solution", Src: filepath.Join(root, lab6.Lab.Dir, lab6.Lab.Solution), Seed: 1},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log strings.Builder
-	cfg := vmtest.Config{Kernel: k.Path, Init: bin, Accel: "tcg", Stdout: &log, Stderr: &log, Log: testvm.Logger(t),
-		RunTimeout: 3 * time.Minute, Cmdline: "lsm=lockdown,capability"}
-	reports, err := harness.GradeInVM(ctx, lab6.Lab, compiled, k.Alias, cfg, t.TempDir())
-	if err != nil {
-		t.Fatalf("grading: %v\n%s", err, log.String())
-	}
+	reports := gradeSolution(t, lab6.Lab, []string{"solution"}, func(c *vmtest.Config) { c.Cmdline = "lsm=lockdown,capability" })
 	r := reports[0]
 	var names []string
 	for _, c := range r.Checks {

@@ -70,14 +70,7 @@ func TestGoInstall(t *testing.T) {
 	grade := func(env []string) (string, int) {
 		cmd := exec.Command(filepath.Join(bin, "bpflab"), "grade", "lab-1", "--solution", "--kernel", k.Alias)
 		cmd.Dir, cmd.Env = home, env
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
+		return combinedOutput(t, cmd)
 	}
 	if out, code := grade(env); code != 0 || !strings.Contains(out, "PASSED") {
 		t.Errorf("the installed bpflab grading lab 1's reference outside a checkout: exit %d\n%s", code, out)

@@ -75,6 +75,13 @@ func goTest(t *testing.T, env []string, args ...string) (string, int) {
 	argv = append(argv, "./testdata/gotest")
 	cmd := exec.Command("go", argv...)
 	cmd.Env = append(os.Environ(), env...)
+	return combinedOutput(t, cmd)
+}
+
+// combinedOutput runs cmd and returns its output and exit code; a command
+// that cannot start fails the test.
+func combinedOutput(t *testing.T, cmd *exec.Cmd) (string, int) {
+	t.Helper()
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

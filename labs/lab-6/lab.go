@@ -47,7 +47,7 @@ var Lab = &harness.Lab{
 	Level:     "advanced",
 	MinKernel: "5.10",
 	Features: []harness.Feature{
-		harness.FeatureBTF, harness.FeatureLSMPrograms, harness.FeatureBPFLSMActive,
+		harness.FeatureBTF, harness.FeatureBPFLSMActive,
 	},
 	Dir:      "labs/lab-6",
 	Source:   "guard.bpf.c",
