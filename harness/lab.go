@@ -14,6 +14,7 @@ import (
 	"github.com/bpflab/bpflab/internal/fileutil"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/rlimit"
 )
 
 // Lab is one graded exercise.
@@ -277,6 +278,11 @@ func gradeObject(ctx context.Context, lab *Lab, obj, prog, kernel, source string
 	r := &Report{Lab: lab.ID, Kernel: kernel, Source: source, Seed: seed}
 	g := &G{Lab: lab, Report: r, Seed: seed, Rand: SeedFrom(seed), Prog: prog, stream: stream}
 	g.add(Check{Name: "compile", Status: Pass, Reason: "clang built the object"})
+	// The probes load programs and maps: before 5.11 the kernel counts
+	// them against RLIMIT_MEMLOCK, which the uid's other processes (other
+	// workers, the scenario's) may have used up. A limit that cannot be
+	// lifted fails the "maps" check later, with the reason.
+	_ = rlimit.RemoveMemlock()
 	kc, skip := kernelCheck(lab, release(), os.Getenv("BPFLAB_GUEST") == "1", probeFeature)
 	g.add(kc)
 	if kc.Status == Fail {
