@@ -194,26 +194,21 @@ func (g *G) Skip(name, reason string) {
 // skipAll records every check, the harness's and the lab's, not yet
 // reported as skipped, with the reason.
 func (g *G) skipAll(reason string) {
-	seen := map[string]bool{}
-	for _, c := range g.Report.Checks {
-		seen[c.Name] = true
-	}
-	for _, c := range HarnessChecks {
-		if !seen[c.Name] {
-			g.Skip(c.Name, reason)
-		}
-	}
+	g.skipUnreported(HarnessChecks, reason)
 	g.SkipRest(reason)
 }
 
 // SkipRest records every declared check of the lab not yet reported as
 // skipped, with the reason.
-func (g *G) SkipRest(reason string) {
+func (g *G) SkipRest(reason string) { g.skipUnreported(g.Lab.Checks, reason) }
+
+// skipUnreported records each of defs not yet reported as skipped.
+func (g *G) skipUnreported(defs []CheckDef, reason string) {
 	seen := map[string]bool{}
 	for _, c := range g.Report.Checks {
 		seen[c.Name] = true
 	}
-	for _, c := range g.Lab.Checks {
+	for _, c := range defs {
 		if !seen[c.Name] {
 			g.Skip(c.Name, reason)
 		}

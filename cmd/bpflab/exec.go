@@ -39,7 +39,7 @@ func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("exec needs a program to run: bpflab exec [flags] PROGRAM [ARGS...]")
 	}
 	log := newLogger(stderr, vf.verbose)
-	store, ts, err := vf.targets(log, stderr, progressOn(stderr, vf.verbose).live)
+	store, ts, err := vf.targets(log, stderr, liveOn(stderr, vf.verbose))
 	if err != nil {
 		return err
 	}

@@ -140,7 +140,7 @@ func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	store.OnProgress = downloadProgress(stderr, progressOn(stderr, *verbose).live)
+	store.OnProgress = downloadProgress(stderr, liveOn(stderr, *verbose))
 	switch args[0] {
 	case "fetch":
 		spec := "all"

@@ -40,15 +40,21 @@ func newProgress(w io.Writer, live bool, width int) *progress {
 // progressOn returns a progress on stderr: live when stderr is a terminal
 // (not TERM=dumb) and plain is false.
 func progressOn(stderr io.Writer, plain bool) *progress {
-	f, ok := stderr.(*os.File)
-	if !ok || plain || os.Getenv("TERM") == "dumb" || !isTerminal(f) {
+	if !liveOn(stderr, plain) {
 		return newProgress(stderr, false, 0)
 	}
 	width := 0
-	if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+	if ws, err := unix.IoctlGetWinsize(int(stderr.(*os.File).Fd()), unix.TIOCGWINSZ); err == nil {
 		width = int(ws.Col)
 	}
 	return newProgress(stderr, true, width)
+}
+
+// liveOn reports whether stderr is a terminal to draw on in place (not
+// TERM=dumb), unless plain.
+func liveOn(stderr io.Writer, plain bool) bool {
+	f, ok := stderr.(*os.File)
+	return ok && !plain && os.Getenv("TERM") != "dumb" && isTerminal(f)
 }
 
 func isTerminal(f *os.File) bool {

@@ -88,7 +88,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		rf.parallel = defaultParallel(vf.memory)
 	}
 	log := newLogger(stderr, vf.verbose)
-	store, ts, err := vf.targets(log, stderr, progressOn(stderr, vf.verbose).live)
+	store, ts, err := vf.targets(log, stderr, liveOn(stderr, vf.verbose))
 	if err != nil {
 		return err
 	}

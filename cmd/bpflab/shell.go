@@ -29,7 +29,7 @@ func cmdShell(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(stderr, vf.verbose)
-	store, ts, err := vf.targets(log, stderr, progressOn(stderr, vf.verbose).live)
+	store, ts, err := vf.targets(log, stderr, liveOn(stderr, vf.verbose))
 	if err != nil {
 		return err
 	}

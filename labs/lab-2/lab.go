@@ -457,10 +457,6 @@ func run(ctx context.Context, g *harness.G) {
 		g.Fail("attach", err.Error(), "", "")
 		return
 	}
-	if !HasKprobes(kallsyms) {
-		g.SkipRest("this kernel has no kprobes (CONFIG_KPROBES is off: no register_kprobe in /proc/kallsyms); grade in a VM, without --kernel host")
-		return
-	}
 
 	// Everything that writes files happens before the programs are attached,
 	// and the directory is removed after they are detached.
@@ -533,7 +529,9 @@ func run(ctx context.Context, g *harness.G) {
 }
 
 // HasKprobes reports whether a kernel, by its symbol table, was built with
-// kprobes (CONFIG_KPROBES), whatever is mounted.
+// kprobes (CONFIG_KPROBES), whatever is mounted. Grading leaves it to the
+// kernel check (harness.FeatureKprobe); the tests use it to tell a host
+// without kprobes.
 func HasKprobes(kallsyms []byte) bool {
 	_, err := FindSymbol(kallsyms, []string{"register_kprobe"})
 	return err == nil
