@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Turns 'go test -bench BenchmarkBoot' output into a table: per kernel, the
-# runner's wall time, a bare QEMU boot's, and their ratio.
+# Turns 'go test -bench BenchmarkBoot' output into a table: per kernel, a
+# bare QEMU boot's wall time, the runner's booting (cold) and restoring a
+# saved guest (warm), and their ratios to the bare boot.
 set -euo pipefail
 awk '
 /^Benchmark/ {
@@ -12,9 +13,9 @@ awk '
 }
 { print > "/dev/stderr" }
 END {
-  printf "\n| kernel | bpflab exec (s) | bare boot (s) | ratio |\n|---|---|---|---|\n"
+  printf "\n| kernel | bare boot (s) | bpflab exec, cold (s) | bpflab exec, warm (s) | cold / bare | warm / bare |\n|---|---|---|---|---|---|\n"
   for (i = 1; i <= n; i++) {
     k = order[i]
-    printf "| %s | %.2f | %.2f | %.2f |\n", k, t[k, "runner"], t[k, "bare"], t[k, "runner"] / t[k, "bare"]
+    printf "| %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", k, t[k, "bare"], t[k, "cold"], t[k, "warm"], t[k, "cold"] / t[k, "bare"], t[k, "warm"] / t[k, "bare"]
   }
 }'

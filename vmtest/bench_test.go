@@ -12,7 +12,8 @@ import (
 )
 
 // BenchmarkBoot compares, per kernel, the runner's wall time for a trivial
-// test binary with a bare QEMU boot of an init that powers off at once.
+// test binary, booting (cold) and restoring a saved guest (warm), with a
+// bare QEMU boot of an init that powers off at once.
 // 'make bench-boot' turns the result into a table.
 func BenchmarkBoot(b *testing.B) {
 	ks := testvm.Kernels(b)
@@ -46,13 +47,28 @@ func BenchmarkBoot(b *testing.B) {
 	init := testvm.Binary(b)
 	pkgDir := filepath.Join(root, "cmd", "bpflab", "testdata", "gotest")
 
+	cache := b.TempDir()
 	for _, k := range ks {
-		b.Run(k.Alias+"/runner", func(b *testing.B) {
+		run := func(b *testing.B, cfg vmtest.Config) *vmtest.Result {
+			res, err := vmtest.Run(context.Background(), cfg,
+				vmtest.Job{Args: []string{payload, "-test.run=TestCovered"}, Dir: pkgDir, ShipDir: true})
+			if err != nil || res.Status.ShellCode() != 0 {
+				b.Fatalf("run: %v %+v", err, res)
+			}
+			return res
+		}
+		b.Run(k.Alias+"/cold", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				res, err := vmtest.Run(context.Background(), vmtest.Config{Kernel: k.Path, Init: init, Accel: "tcg"},
-					vmtest.Job{Args: []string{payload, "-test.run=TestCovered"}, Dir: pkgDir, ShipDir: true})
-				if err != nil || res.Status.ShellCode() != 0 {
-					b.Fatalf("run: %v %+v", err, res)
+				run(b, vmtest.Config{Kernel: k.Path, Init: init, Accel: "tcg"})
+			}
+		})
+		b.Run(k.Alias+"/warm", func(b *testing.B) {
+			cfg := vmtest.Config{Kernel: k.Path, Init: init, Accel: "tcg", CacheDir: cache}
+			run(b, cfg) // saves the guest, untimed
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if res := run(b, cfg); !res.Warm {
+					b.Fatal("the run booted instead of restoring")
 				}
 			}
 		})

@@ -56,6 +56,19 @@ type guestOS interface {
 	// OpenPort opens the host channel and returns it with a function that
 	// waits until everything written has left the guest.
 	OpenPort() (io.Writer, func() error, error)
+	// OpenWarmPort loads the modules the virtio-serial port needs, if the
+	// kernel does not build them in, and opens the port a warm start hands
+	// the job through (see warm.go). Writes to it return once the host has
+	// taken the bytes.
+	OpenWarmPort() (io.ReadWriter, error)
+	// Create creates or truncates a file; Symlink makes a symbolic link,
+	// replacing what is at link.
+	Create(path string, perm os.FileMode) (io.WriteCloser, error)
+	Symlink(target, link string) error
+	// SetTime sets the wall clock; AddEntropy mixes seed into the random
+	// pool and reseeds the kernel's generator from it.
+	SetTime(unixNano int64) error
+	AddEntropy(seed []byte) error
 	// Log writes a line to the kernel console.
 	Log(format string, args ...any)
 	PowerOff()
@@ -106,17 +119,31 @@ func runInit(g guestOS) {
 			}
 		}
 	}
-	port, drain, err := g.OpenPort()
-	if err != nil {
-		g.Log("bpflab-init: opening the host channel: %v", err)
-		return
-	}
-	fw := &lockedFrameWriter{fw: NewFrameWriter(port)}
-	defer func() {
-		if err := drain(); err != nil {
-			g.Log("bpflab-init: draining the host channel: %v", err)
+	var fw *lockedFrameWriter
+	if cmdline, _ := g.ReadFile("/proc/cmdline"); hasWord(string(cmdline), warmCmdline) {
+		port, err := g.OpenWarmPort()
+		if err != nil {
+			g.Log("bpflab-init: opening the warm start's port: %v", err)
+			return
 		}
-	}()
+		fw = &lockedFrameWriter{fw: NewFrameWriter(port)}
+		if err := awaitJob(g, fw, port); err != nil {
+			fw.sendError(ClassInfra, "receiving the job: %v", err)
+			return
+		}
+	} else {
+		port, drain, err := g.OpenPort()
+		if err != nil {
+			g.Log("bpflab-init: opening the host channel: %v", err)
+			return
+		}
+		fw = &lockedFrameWriter{fw: NewFrameWriter(port)}
+		defer func() {
+			if err := drain(); err != nil {
+				g.Log("bpflab-init: draining the host channel: %v", err)
+			}
+		}()
+	}
 	if err := fw.WriteFrame(FrameHello, nil); err != nil {
 		g.Log("bpflab-init: writing to the host channel: %v", err)
 		return

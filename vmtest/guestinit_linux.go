@@ -1,11 +1,17 @@
 package vmtest
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
+	"unsafe"
 
+	"github.com/bpflab/bpflab/vmtest/kernels"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,27 +57,13 @@ func (linuxGuest) PowerOff() {
 const hostPort = "ttyS1"
 
 // OpenPort finds the channel's device through sysfs (there is no udev),
-// makes a private node for it, puts the line in raw mode so bytes pass
+// opens a private node for it, puts the line in raw mode so bytes pass
 // unchanged, and removes the public node so the payload cannot write to it.
 func (linuxGuest) OpenPort() (io.Writer, func() error, error) {
-	dev, err := os.ReadFile("/sys/class/tty/" + hostPort + "/dev")
+	f, err := openCharDev("/sys/class/tty/"+hostPort+"/dev", "/run/bpflab-port")
 	if err != nil {
-		return nil, nil, fmt.Errorf("no %s in sysfs: %w", hostPort, err)
+		return nil, nil, fmt.Errorf("opening %s: %w", hostPort, err)
 	}
-	var major, minor uint32
-	if _, err := fmt.Sscanf(strings.TrimSpace(string(dev)), "%d:%d", &major, &minor); err != nil {
-		return nil, nil, fmt.Errorf("parsing %s device number %q: %w", hostPort, dev, err)
-	}
-	node := "/run/bpflab-port"
-	_ = os.Remove(node)
-	if err := unix.Mknod(node, unix.S_IFCHR|0o600, int(unix.Mkdev(major, minor))); err != nil {
-		return nil, nil, fmt.Errorf("mknod %s: %w", node, err)
-	}
-	f, err := os.OpenFile(node, os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	_ = os.Remove(node)
 	_ = os.Remove("/dev/" + hostPort)
 	fd := int(f.Fd())
 	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
@@ -89,4 +81,130 @@ func (linuxGuest) OpenPort() (io.Writer, func() error, error) {
 	}
 	drain := func() error { return unix.IoctlSetInt(fd, unix.TCSBRK, 1) }
 	return f, drain, nil
+}
+
+func (linuxGuest) Create(path string, perm os.FileMode) (io.WriteCloser, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+}
+
+func (linuxGuest) Symlink(target, link string) error {
+	_ = os.Remove(link)
+	return os.Symlink(target, link)
+}
+
+func (linuxGuest) SetTime(unixNano int64) error {
+	ts := unix.NsecToTimespec(unixNano)
+	return unix.ClockSettime(unix.CLOCK_REALTIME, &ts)
+}
+
+// The random device's ioctls (linux/random.h).
+const (
+	rndAddEntropy  = 0x40085203 // RNDADDENTROPY
+	rndReseedCRNG  = 0x5207     // RNDRESEEDCRNG, Linux 4.17 and later
+	entropyPerByte = 8
+)
+
+// AddEntropy credits seed to the input pool and reseeds the generator from
+// it at once: a restored guest must not hand out numbers its snapshot's
+// other clones handed out too.
+func (linuxGuest) AddEntropy(seed []byte) error {
+	f, err := os.OpenFile("/dev/urandom", os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
+	info := make([]byte, 8+len(seed))
+	binary.LittleEndian.PutUint32(info[0:], uint32(len(seed)*entropyPerByte))
+	binary.LittleEndian.PutUint32(info[4:], uint32(len(seed)))
+	copy(info[8:], seed)
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), rndAddEntropy, uintptr(unsafe.Pointer(&info[0]))); e != 0 {
+		return fmt.Errorf("RNDADDENTROPY: %w", e)
+	}
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), rndReseedCRNG, 0); e != 0 {
+		return fmt.Errorf("RNDRESEEDCRNG: %w", e)
+	}
+	return nil
+}
+
+// OpenWarmPort loads the warm initramfs's modules in their order (a module
+// the kernel has already, built in or loaded, is skipped), finds the port
+// by name in sysfs, and opens a private node for it in blocking mode: a
+// write then returns once QEMU has taken the bytes, so nothing is lost
+// when the guest powers off right after its last frame. The public node
+// devtmpfs made is removed.
+func (linuxGuest) OpenWarmPort() (io.ReadWriter, error) {
+	for _, m := range kernels.WarmModules {
+		if err := loadModule(m); err != nil {
+			return nil, err
+		}
+	}
+	var dev string
+	deadline := time.Now().Add(5 * time.Second)
+	for dev == "" {
+		ports, _ := filepath.Glob("/sys/class/virtio-ports/*")
+		for _, p := range ports {
+			if name, _ := os.ReadFile(filepath.Join(p, "name")); strings.TrimSpace(string(name)) == warmPortName {
+				dev = p
+			}
+		}
+		if dev == "" {
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("no virtio-serial port named %s (ports: %v)", warmPortName, ports)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	f, err := openCharDev(filepath.Join(dev, "dev"), "/run/bpflab-warm")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(filepath.Join("/dev", filepath.Base(dev)))
+	return f, nil
+}
+
+// loadModule loads module m from the warm initramfs, if it is there.
+func loadModule(m string) error {
+	files, _ := filepath.Glob(filepath.Join(warmModulesDir, m+".ko*"))
+	if len(files) == 0 {
+		return nil // built in, or not needed by this kernel
+	}
+	fd, err := unix.Open(files[0], unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	flags := 0
+	if !strings.HasSuffix(files[0], ".ko") {
+		flags = unix.MODULE_INIT_COMPRESSED_FILE
+	}
+	if err := unix.FinitModule(fd, "", flags); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("loading %s: %w", filepath.Base(files[0]), err)
+	}
+	return nil
+}
+
+// openCharDev makes a node for the device whose "major:minor" is in the
+// sysfs file devFile, opens it read-write in blocking mode, and removes the
+// node again.
+func openCharDev(devFile, node string) (*os.File, error) {
+	dev, err := os.ReadFile(devFile)
+	if err != nil {
+		return nil, err
+	}
+	var major, minor uint32
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(dev)), "%d:%d", &major, &minor); err != nil {
+		return nil, fmt.Errorf("parsing the device number %q in %s: %w", dev, devFile, err)
+	}
+	_ = os.Remove(node)
+	if err := unix.Mknod(node, unix.S_IFCHR|0o600, int(unix.Mkdev(major, minor))); err != nil {
+		return nil, fmt.Errorf("mknod %s: %w", node, err)
+	}
+	defer os.Remove(node)
+	// A raw open(2): os.OpenFile would make the descriptor non-blocking.
+	fd, err := unix.Open(node, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), node), nil
 }

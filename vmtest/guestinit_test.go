@@ -25,6 +25,10 @@ type fakeGuest struct {
 	drained  bool
 	poweroff bool
 	logs     []string
+	// warmIn is what the host sends on the warm start's port.
+	warmIn io.Reader
+	time   int64
+	seed   []byte
 }
 
 func (f *fakeGuest) Mount(source, target, fstype string, flags uintptr, data string) error {
@@ -56,6 +60,28 @@ func (f *fakeGuest) WriteFile(p string, data []byte, perm os.FileMode) error {
 func (f *fakeGuest) OpenPort() (io.Writer, func() error, error) {
 	return &f.port, func() error { f.drained = true; return nil }, nil
 }
+
+func (f *fakeGuest) OpenWarmPort() (io.ReadWriter, error) {
+	if f.warmIn == nil {
+		return nil, errors.New("no virtio-serial port")
+	}
+	return struct {
+		io.Reader
+		io.Writer
+	}{f.warmIn, &f.port}, nil
+}
+
+func (f *fakeGuest) Create(p string, perm os.FileMode) (io.WriteCloser, error) {
+	return os.OpenFile(filepath.Join(f.root, p), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+}
+
+func (f *fakeGuest) Symlink(target, link string) error {
+	return os.Symlink(target, filepath.Join(f.root, link))
+}
+
+func (f *fakeGuest) SetTime(ns int64) error { f.time = ns; return nil }
+
+func (f *fakeGuest) AddEntropy(seed []byte) error { f.seed = append([]byte(nil), seed...); return nil }
 
 func (f *fakeGuest) Log(format string, args ...any) { f.logs = append(f.logs, format) }
 

@@ -29,6 +29,17 @@ const (
 	// FrameFileData carries the next piece of the file the last FrameFile
 	// started.
 	FrameFileData
+	// FrameReady says a guest booted for a snapshot is waiting for its job
+	// on the virtio-serial port (see warm.go).
+	FrameReady
+	// FrameJob is the host's first frame to a waiting guest: the host's
+	// time and fresh entropy (see [jobHeader]). The job's files follow as
+	// a cpio archive, which ends itself.
+	FrameJob
+	// FrameWake is the host's first frame to a guest it restored: the
+	// guest answers FrameReady, so the job's header carries the time of
+	// a guest that is running, not of one still being loaded.
+	FrameWake
 )
 
 func (t FrameType) String() string {
@@ -47,6 +58,12 @@ func (t FrameType) String() string {
 		return "error"
 	case FrameFileData:
 		return "file data"
+	case FrameReady:
+		return "ready"
+	case FrameJob:
+		return "job"
+	case FrameWake:
+		return "wake"
 	}
 	return fmt.Sprintf("frame(%d)", uint8(t))
 }
@@ -120,9 +137,13 @@ type FrameReader struct {
 func NewFrameReader(r io.Reader) *FrameReader { return &FrameReader{r: bufio.NewReader(r)} }
 
 // ReadFrame returns the next frame, or io.EOF at a clean end of stream.
-func (fr *FrameReader) ReadFrame() (Frame, error) {
+func (fr *FrameReader) ReadFrame() (Frame, error) { return readFrame(fr.r) }
+
+// readFrame reads one frame from r and not a byte more, so what follows
+// the frame on a stream can be read by someone else.
+func readFrame(r io.Reader) (Frame, error) {
 	var hdr [6]byte
-	if _, err := io.ReadFull(fr.r, hdr[:]); err != nil {
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return Frame{}, fmt.Errorf("%w: truncated header", ErrBadFrame)
 		}
@@ -136,7 +157,7 @@ func (fr *FrameReader) ReadFrame() (Frame, error) {
 		return Frame{}, fmt.Errorf("%w: length %d over limit", ErrBadFrame, n)
 	}
 	f := Frame{Type: FrameType(hdr[1]), Data: make([]byte, n)}
-	if _, err := io.ReadFull(fr.r, f.Data); err != nil {
+	if _, err := io.ReadFull(r, f.Data); err != nil {
 		return Frame{}, fmt.Errorf("%w: truncated body: %v", ErrBadFrame, err)
 	}
 	return f, nil
@@ -171,4 +192,29 @@ func (s ExitStatus) ShellCode() int {
 		return 128 + s.Signal
 	}
 	return s.Code
+}
+
+// jobHeader is the body of a [FrameJob]: what a guest restored from a
+// snapshot must not keep from the moment it was saved.
+type jobHeader struct {
+	// Time is the host's wall clock, in nanoseconds since the epoch.
+	Time int64
+	// Seed is mixed into the guest's random pool, which is then reseeded,
+	// so guests restored from one snapshot draw different numbers.
+	Seed [32]byte
+}
+
+func (h jobHeader) encode() []byte {
+	b := binary.LittleEndian.AppendUint64(nil, uint64(h.Time))
+	return append(b, h.Seed[:]...)
+}
+
+func decodeJobHeader(b []byte) (jobHeader, error) {
+	var h jobHeader
+	if len(b) != 8+len(h.Seed) {
+		return h, fmt.Errorf("%w: job frame of %d bytes", ErrBadFrame, len(b))
+	}
+	h.Time = int64(binary.LittleEndian.Uint64(b))
+	copy(h.Seed[:], b[8:])
+	return h, nil
 }

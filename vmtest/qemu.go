@@ -25,16 +25,12 @@ func qemuArgs(cfg *Config, accel, initrd string, consoleFD, dataFD int) []string
 	if accel == "kvm" {
 		cpu = "host"
 	}
-	cmdline := KernelCmdline
 	console := fmt.Sprintf("file,id=console,path=/proc/self/fd/%d", consoleFD)
 	if cfg.Interactive {
 		// The console is the user's terminal; Ctrl-C goes to the guest.
 		console = "stdio,id=console,signal=off"
-		cmdline = strings.Replace(cmdline, "loglevel=4", "loglevel=1", 1)
 	}
-	if cfg.Cmdline != "" {
-		cmdline += " " + cfg.Cmdline
-	}
+	cmdline := kernelCmdline(cfg)
 	args := []string{
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-machine", "pc,accel=" + accel,
@@ -50,6 +46,18 @@ func qemuArgs(cfg *Config, accel, initrd string, consoleFD, dataFD int) []string
 		"-serial", "chardev:host",
 	}
 	return append(args, cfg.QEMUArgs...)
+}
+
+// kernelCmdline is the guest kernel's whole command line.
+func kernelCmdline(cfg *Config) string {
+	cmdline := KernelCmdline
+	if cfg.Interactive {
+		cmdline = strings.Replace(cmdline, "loglevel=4", "loglevel=1", 1)
+	}
+	if cfg.Cmdline != "" {
+		cmdline += " " + cfg.Cmdline
+	}
+	return cmdline
 }
 
 // consoleTail keeps the last lines of the kernel console and notices the

@@ -70,6 +70,18 @@ type Config struct {
 	CacheDir string
 	// Log receives progress and diagnostics (default: discarded).
 	Log hclog.Logger
+
+	// Cold boots the kernel even when a saved guest could be restored
+	// (see [Run]).
+	Cold bool
+	// Modules is a directory of the modules the guest's init loads to
+	// reach the warm start's port when the kernel does not build them in
+	// (default: the modules directory beside Kernel, as 'bpflab kernels
+	// fetch' leaves it).
+	Modules string
+	// WarmCacheMax bounds the saved guests in CacheDir, in bytes (default
+	// [DefaultWarmCacheMax]); the least recently used go first.
+	WarmCacheMax int64
 }
 
 // kvmProbeTimeout is the boot deadline of a first boot under KVM. A KVM
@@ -106,6 +118,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.Log == nil {
 		out.Log = hclog.NewNullLogger()
 	}
+	if out.WarmCacheMax == 0 {
+		out.WarmCacheMax = DefaultWarmCacheMax
+	}
 	switch out.Accel {
 	case "auto", "kvm", "tcg":
 	default:
@@ -119,6 +134,8 @@ type Result struct {
 	Status ExitStatus
 	// Accel is the accelerator the run used.
 	Accel string
+	// Warm says the guest was restored from a saved one, not booted.
+	Warm bool
 	// Boot is the time from starting QEMU to the init's hello; Total the
 	// whole run, building the initramfs included.
 	Boot, Total time.Duration
@@ -131,6 +148,11 @@ type Result struct {
 // Run boots cfg.Kernel and runs job in it. A returned error is an *[Error]
 // with a class; a payload that ran and failed is not an error, its status
 // is in the Result.
+//
+// With a CacheDir, the first run on a kernel (and memory, vCPUs, command
+// line, init binary, QEMU) saves a guest whose init waits for work, and
+// later runs restore it and hand it the job instead of booting (see
+// warm.go); cfg.Cold turns that off. A restore that fails boots the kernel.
 func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 	start := time.Now()
 	cfg, err := cfg.withDefaults()
@@ -150,6 +172,26 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 			return nil, Errorf(ClassInfra, "finding the bpflab binary for the guest init: %w", err)
 		}
 	}
+	job.Interactive = cfg.Interactive
+	accel := cfg.Accel
+	if accel == "auto" {
+		accel = chooseAccel(cfg.CacheDir)
+	}
+	if why := coldOnly(&cfg, accel); why != "" {
+		cfg.Log.Debug("booting the kernel", "why", why)
+	} else {
+		archive, err := jobArchive(cfg.Init, job, false)
+		if err != nil {
+			return nil, err
+		}
+		if res, err, ok := runWarm(ctx, &cfg, accel, job, archive); ok {
+			if res != nil {
+				res.Total = time.Since(start)
+			}
+			return res, err
+		}
+	}
+
 	tmp, err := os.MkdirTemp("", "bpflab-vm-")
 	if err != nil {
 		return nil, Errorf(ClassInfra, "creating a temporary directory: %w", err)
@@ -157,16 +199,10 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 	defer os.RemoveAll(tmp)
 
 	initrd := filepath.Join(tmp, "initramfs.cpio")
-	job.Interactive = cfg.Interactive
 	if err := writeInitramfs(initrd, cfg.Init, job); err != nil {
 		return nil, err
 	}
-
-	accel := cfg.Accel
-	if accel == "auto" {
-		accel = chooseAccel(cfg.CacheDir)
-	}
-	res, err := boot(ctx, &cfg, accel, initrd, job)
+	res, err := boot(ctx, &cfg, accel, initrd, job, nil)
 	if cfg.Accel == "auto" && accel == "kvm" {
 		if err != nil && (res == nil || res.Boot == 0) && ctx.Err() == nil && ClassOf(err) != ClassKernel {
 			// Under KVM the guest never reached its init: a hang (nested
@@ -175,7 +211,7 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 			cfg.Log.Warn("a guest under KVM did not start, using TCG on this host from now on", "reason", err)
 			recordKVM(cfg.CacheDir, false)
 			accel = "tcg"
-			res, err = boot(ctx, &cfg, accel, initrd, job)
+			res, err = boot(ctx, &cfg, accel, initrd, job, nil)
 		} else if err == nil {
 			recordKVM(cfg.CacheDir, true)
 		}
@@ -186,7 +222,7 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 		// so now and then (an int3 while patching its own code, about 1 s
 		// into the boot). Boot again.
 		cfg.Log.Warn("the kernel oopsed while booting, before bpflab's init started; booting again", "attempt", i+2, "reason", err)
-		res, err = boot(ctx, &cfg, accel, initrd, job)
+		res, err = boot(ctx, &cfg, accel, initrd, job, nil)
 	}
 	if res != nil {
 		res.Total = time.Since(start)
@@ -231,65 +267,15 @@ func checkKernel(p string) error {
 // writeInitramfs puts the init, the job and everything the payload needs
 // into a cpio archive at dst.
 func writeInitramfs(dst, init string, job Job) error {
-	r := NewInitramfs()
-	if err := addExecutable(r, "/init", init); err != nil {
-		return Errorf(ClassInfra, "packing the guest init %s: %w", init, err)
-	}
-	for _, d := range []string{"/root", "/tmp", "/run", "/etc", "/bin", "/sbin", "/usr/bin"} {
-		if err := r.Dir(d); err != nil {
-			return Errorf(ClassInfra, "packing %s: %w", d, err)
-		}
-	}
-	// Minimal identity files so tools that look up users do not fail.
-	_ = r.Bytes("/etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
-	_ = r.Bytes("/etc/group", []byte("root:x:0:\n"), 0o644)
-	_ = r.Bytes("/etc/hosts", []byte("127.0.0.1 localhost\n"), 0o644)
-
-	if job.ShipDir && job.Dir != "" {
-		if err := addPackageDir(r, job.Dir); err != nil {
-			return Errorf(ClassInfra, "packing the working directory %s: %w", job.Dir, err)
-		}
-	} else if job.Dir != "" {
-		_ = r.Dir(job.Dir)
-	}
-	for _, exe := range job.Executables {
-		if err := addExecutable(r, exe, exe); err != nil {
-			return Errorf(ClassInfra, "packing %s: %w", exe, err)
-		}
-	}
-	for link, target := range job.Symlinks {
-		if !r.Has(link) {
-			if err := r.Symlink(link, target); err != nil {
-				return Errorf(ClassInfra, "packing %s: %w", link, err)
-			}
-		}
-	}
-	for guest, host := range job.Files {
-		if err := r.File(guest, host); err != nil {
-			return Errorf(ClassInfra, "packing %s: %w", host, err)
-		}
-	}
-	if sameFile(job.Args[0], init) {
-		// bpflab as its own payload (grading): no second copy.
-		if err := r.Symlink(job.Args[0], "/init"); err != nil {
-			return Errorf(ClassInfra, "packing the payload: %w", err)
-		}
-	} else if err := addExecutable(r, job.Args[0], job.Args[0]); err != nil {
-		if errors.Is(err, ErrNotExecutable) {
-			return &Error{Class: ClassPayload, Msg: fmt.Sprintf("cannot run %s in the guest: pass an ELF executable or a #! script", job.Args[0]), Err: err}
-		}
-		if errors.Is(err, fs.ErrNotExist) {
-			return &Error{Class: ClassPayload, Msg: fmt.Sprintf("payload %s does not exist", job.Args[0]), Err: err}
-		}
-		return Errorf(ClassInfra, "packing the payload: %w", err)
-	}
-	raw, err := json.Marshal(job)
+	r, err := jobArchive(init, job, true)
 	if err != nil {
-		return Errorf(ClassInfra, "encoding the job: %w", err)
+		return err
 	}
-	if err := r.Bytes(jobPath, raw, 0o644); err != nil {
-		return Errorf(ClassInfra, "packing the job: %w", err)
-	}
+	return writeArchive(r, dst)
+}
+
+// writeArchive writes r to the file dst.
+func writeArchive(r *Initramfs, dst string) error {
 	f, err := os.Create(dst)
 	if err != nil {
 		return Errorf(ClassInfra, "writing the initramfs: %w", err)
@@ -302,6 +288,83 @@ func writeInitramfs(dst, init string, job Job) error {
 		return Errorf(ClassInfra, "writing the initramfs (is the disk full?): %w", err)
 	}
 	return nil
+}
+
+// baseArchive holds what every guest's root has: the init (when withInit)
+// and the directories and identity files programs expect.
+func baseArchive(init string, withInit bool) (*Initramfs, error) {
+	r := NewInitramfs()
+	if withInit {
+		if err := addExecutable(r, "/init", init); err != nil {
+			return nil, Errorf(ClassInfra, "packing the guest init %s: %w", init, err)
+		}
+	}
+	for _, d := range []string{"/root", "/tmp", "/run", "/etc", "/bin", "/sbin", "/usr/bin"} {
+		if err := r.Dir(d); err != nil {
+			return nil, Errorf(ClassInfra, "packing %s: %w", d, err)
+		}
+	}
+	// Minimal identity files so tools that look up users do not fail.
+	_ = r.Bytes("/etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
+	_ = r.Bytes("/etc/group", []byte("root:x:0:\n"), 0o644)
+	_ = r.Bytes("/etc/hosts", []byte("127.0.0.1 localhost\n"), 0o644)
+	return r, nil
+}
+
+// jobArchive is the guest's root for job: the base, and everything the
+// payload needs. Without the init it is what a warm start unpacks into a
+// guest whose init is already running.
+func jobArchive(init string, job Job, withInit bool) (*Initramfs, error) {
+	r, err := baseArchive(init, withInit)
+	if err != nil {
+		return nil, err
+	}
+	if job.ShipDir && job.Dir != "" {
+		if err := addPackageDir(r, job.Dir); err != nil {
+			return nil, Errorf(ClassInfra, "packing the working directory %s: %w", job.Dir, err)
+		}
+	} else if job.Dir != "" {
+		_ = r.Dir(job.Dir)
+	}
+	for _, exe := range job.Executables {
+		if err := addExecutable(r, exe, exe); err != nil {
+			return nil, Errorf(ClassInfra, "packing %s: %w", exe, err)
+		}
+	}
+	for link, target := range job.Symlinks {
+		if !r.Has(link) {
+			if err := r.Symlink(link, target); err != nil {
+				return nil, Errorf(ClassInfra, "packing %s: %w", link, err)
+			}
+		}
+	}
+	for guest, host := range job.Files {
+		if err := r.File(guest, host); err != nil {
+			return nil, Errorf(ClassInfra, "packing %s: %w", host, err)
+		}
+	}
+	if sameFile(job.Args[0], init) {
+		// bpflab as its own payload (grading): no second copy.
+		if err := r.Symlink(job.Args[0], "/init"); err != nil {
+			return nil, Errorf(ClassInfra, "packing the payload: %w", err)
+		}
+	} else if err := addExecutable(r, job.Args[0], job.Args[0]); err != nil {
+		if errors.Is(err, ErrNotExecutable) {
+			return nil, &Error{Class: ClassPayload, Msg: fmt.Sprintf("cannot run %s in the guest: pass an ELF executable or a #! script", job.Args[0]), Err: err}
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &Error{Class: ClassPayload, Msg: fmt.Sprintf("payload %s does not exist", job.Args[0]), Err: err}
+		}
+		return nil, Errorf(ClassInfra, "packing the payload: %w", err)
+	}
+	raw, err := json.Marshal(job)
+	if err != nil {
+		return nil, Errorf(ClassInfra, "encoding the job: %w", err)
+	}
+	if err := r.Bytes(jobPath, raw, 0o644); err != nil {
+		return nil, Errorf(ClassInfra, "packing the job: %w", err)
+	}
+	return r, nil
 }
 
 func sameFile(a, b string) bool {
@@ -367,11 +430,16 @@ func addPackageDir(r *Initramfs, dir string) error {
 	return nil
 }
 
-// boot runs one QEMU.
-func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job) (*Result, error) {
+// boot runs one QEMU. With w, the QEMU restores w's snapshot instead of
+// booting, and the job goes to the waiting init through the virtio-serial
+// port, which also carries the frames back.
+func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job, w *warmStart) (*Result, error) {
 	bootTimeout := cfg.BootTimeout
 	if accel == "kvm" && cfg.Accel == "auto" && bootTimeout > kvmProbeTimeout {
 		bootTimeout = kvmProbeTimeout
+	}
+	if w != nil && bootTimeout > warmTimeout {
+		bootTimeout = warmTimeout
 	}
 	consoleR, consoleW, err := os.Pipe()
 	if err != nil {
@@ -386,8 +454,25 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job) (*Res
 	defer dataR.Close()
 
 	args := qemuArgs(cfg, accel, initrd, 3, 4)
+	extra := []*os.File{consoleW, dataW}
+	var frameSrc io.Reader = dataR
+	if w != nil {
+		host, guest, err := socketPair()
+		if err != nil {
+			consoleW.Close()
+			dataW.Close()
+			return nil, Errorf(ClassInfra, "creating a socket pair: %w", err)
+		}
+		defer host.Close()
+		defer guest.Close()
+		args = append(args, warmDeviceArgs(5)...)
+		args = append(args, "-incoming", "fd:6")
+		extra = append(extra, guest, w.state)
+		frameSrc = host
+		w.port = host
+	}
 	cmd := exec.Command(cfg.QEMU, args...)
-	cmd.ExtraFiles = []*os.File{consoleW, dataW}
+	cmd.ExtraFiles = extra
 	if cfg.Interactive {
 		cmd.Stdin, cmd.Stdout = os.Stdin, os.Stdout
 	}
@@ -411,6 +496,11 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job) (*Res
 	dataW.Close()
 	kill := func() { _ = cmd.Process.Kill() }
 	defer kill()
+	sendErr := make(chan error, 2)
+	if w != nil {
+		extra[2].Close()
+		go func() { sendErr <- w.wake() }()
+	}
 
 	tail := newConsoleTail(40)
 	consoleDone := make(chan struct{})
@@ -421,7 +511,7 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job) (*Res
 	frames := make(chan Frame, 64)
 	frameErr := make(chan error, 1)
 	go func() {
-		fr := NewFrameReader(dataR)
+		fr := NewFrameReader(frameSrc)
 		for {
 			f, err := fr.ReadFrame()
 			if err != nil {
@@ -463,6 +553,11 @@ loop:
 		case <-ctx.Done():
 			kill()
 			return nil, &Error{Class: ClassInfra, Msg: "interrupted", Err: ctx.Err()}
+		case err := <-sendErr:
+			if err != nil {
+				kill()
+				return res, failure(ClassInfra, "handing the job to the restored guest: %w", err)
+			}
 		case <-tail.panicked:
 			// The kernel panicked; with panic=-1 QEMU exits by itself, but a
 			// panic that halts would wait for the deadline. Give the trace a
@@ -478,6 +573,9 @@ loop:
 			if _, panicked, _ := tail.snapshot(); panicked {
 				// A panic that halts (panic=0) instead of resetting.
 				return res, failure(ClassPanic, "%s", tail.panicLine)
+			}
+			if !hello && w != nil {
+				return res, failure(ClassBootHang, "the restored guest did not take its job within %v", bootTimeout)
 			}
 			if !hello {
 				return res, failure(ClassBootHang, "boot hang: the guest's init did not start within %v (accel %s): raise --boot-timeout on a slow host", bootTimeout, accel)
@@ -497,6 +595,12 @@ loop:
 				res.Boot = time.Since(t0)
 				cfg.Log.Debug("guest init started", "after", res.Boot)
 				timer.Reset(cfg.RunTimeout)
+			case FrameReady:
+				if w != nil && !w.sending {
+					cfg.Log.Debug("restored guest ready", "after", time.Since(t0))
+					w.sending = true
+					go func() { sendErr <- w.send() }()
+				}
 			case FrameStdout:
 				_, _ = cfg.Stdout.Write(f.Data)
 			case FrameStderr:

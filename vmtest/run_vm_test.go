@@ -67,6 +67,20 @@ func payload(c string) {
 			fmt.Fprintln(os.Stderr, "big file:", err)
 			os.Exit(14)
 		}
+	case "fresh":
+		// What a restored guest must not share with its snapshot's other
+		// clones: the kernel's random numbers, a stale clock, or /tmp.
+		uuid, _ := os.ReadFile("/proc/sys/kernel/random/uuid")
+		ents, _ := os.ReadDir("/tmp")
+		self, _ := os.Executable()
+		var names []string
+		for _, e := range ents {
+			if !strings.HasPrefix(self, "/tmp/"+e.Name()+"/") { // the payload's own
+				names = append(names, e.Name())
+			}
+		}
+		_ = os.WriteFile("/tmp/left-behind", nil, 0o644)
+		fmt.Printf("uuid=%s time=%d tmp=%s\n", strings.TrimSpace(string(uuid)), time.Now().Unix(), strings.Join(names, ","))
 	case "exit3":
 		fmt.Println("about to exit 3")
 		os.Exit(3)
@@ -125,10 +139,47 @@ func bootWith(t *testing.T, k testvm.Kernel, c string, mod func(*vmtest.Config, 
 // TestMatrix boots every kernel of the lock and checks that exit codes,
 // output and files come back exactly, for a payload that passes, exits 3,
 // panics, and hangs past its deadline.
+//
+// Each case runs twice: booting the kernel, and restoring a guest saved
+// after a boot (a warm start), which must not differ in any of it.
 func TestMatrix(t *testing.T) {
+	cache := t.TempDir()
 	for _, k := range testvm.Kernels(t) {
 		t.Run(k.Alias, func(t *testing.T) {
 			t.Parallel()
+			t.Run("cold", func(t *testing.T) { matrixCases(t, k, nil) })
+			t.Run("warm", func(t *testing.T) {
+				matrixCases(t, k, func(c *vmtest.Config, res *vmtest.Result) {
+					if c != nil {
+						c.CacheDir = cache
+					} else if !res.Warm {
+						t.Errorf("the run booted the kernel instead of restoring a saved guest")
+					}
+				})
+			})
+		})
+	}
+}
+
+// matrixCases runs the matrix's payloads on k. warm, if set, is called with
+// each configuration before the run, and with each result after it.
+func matrixCases(t *testing.T, k testvm.Kernel, warm func(*vmtest.Config, *vmtest.Result)) {
+	boot := func(t *testing.T, k testvm.Kernel, c string, mod func(*vmtest.Config, *vmtest.Job)) (*vmtest.Result, string, string, error) {
+		res, stdout, stderr, err := boot(t, k, c, func(cfg *vmtest.Config, j *vmtest.Job) {
+			if mod != nil {
+				mod(cfg, j)
+			}
+			if warm != nil {
+				warm(cfg, nil)
+			}
+		})
+		if warm != nil && res != nil {
+			warm(nil, res)
+		}
+		return res, stdout, stderr, err
+	}
+	{
+		{
 			t.Run("pass", func(t *testing.T) {
 				out := filepath.Join(t.TempDir(), "sub", "out.txt")
 				res, stdout, stderr, err := boot(t, k, "pass", func(c *vmtest.Config, j *vmtest.Job) {
@@ -183,7 +234,7 @@ func TestMatrix(t *testing.T) {
 					t.Errorf("timeout took %v", d)
 				}
 			})
-		})
+		}
 	}
 }
 

@@ -57,6 +57,7 @@ func TestSoak(t *testing.T) {
 		got         string
 		took        time.Duration
 	}
+	cache := t.TempDir()
 	jobs := make(chan int)
 	results := make(chan outcome)
 	var wg sync.WaitGroup
@@ -67,10 +68,22 @@ func TestSoak(t *testing.T) {
 			for i := range jobs {
 				k := ks[i%len(ks)]
 				c := soakCases[(i/len(ks))%len(soakCases)]
+				// Every other round of the cases restores a saved guest.
+				warm := (i/(len(ks)*len(soakCases)))%2 == 1
+				mod, name := c.mod, c.name
+				if warm {
+					name += " (warm)"
+					mod = func(cfg *vmtest.Config, j *vmtest.Job) {
+						cfg.CacheDir = cache
+						if c.mod != nil {
+							c.mod(cfg, j)
+						}
+					}
+				}
 				start := time.Now()
-				res, _, _, err := bootWith(t, k, c.payload, c.mod, false)
+				res, _, _, err := bootWith(t, k, c.payload, mod, false)
 				took := time.Since(start)
-				o := outcome{kernel: k.Alias, cas: c.name, took: took, late: took > c.deadline}
+				o := outcome{kernel: k.Alias, cas: name, took: took, late: took > c.deadline}
 				switch {
 				case err != nil:
 					o.got = vmtest.ClassOf(err).String()

@@ -97,6 +97,7 @@ var commands = []struct{ synopsis, what string }{
 	{"kernels fetch [flags] [ALIAS|all]", "download kernels of the matrix into the cache"},
 	{"kernels list [flags]", "show the matrix and what is cached"},
 	{"kernels update [--lock FILE]", "pin the newest build of every kernel"},
+	{"cache [clean]", "what the cache holds (kernels, saved guests); clean removes the saved guests"},
 	{"help [COMMAND]", "this text, or a command's flags"},
 }
 
@@ -140,6 +141,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdShell(ctx, args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout)
+	case "cache":
+		return cmdCache(args[1:], stdout, stderr)
 	case "labs":
 		return cmdLabs(args[1:], stdout, stderr)
 	case "doctor":

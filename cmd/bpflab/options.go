@@ -41,6 +41,7 @@ type vmFlags struct {
 	env         multiFlag
 	qemuArgs    multiFlag
 	cmdline     string
+	cold        bool
 }
 
 // multiFlag is a repeatable flag.
@@ -99,6 +100,9 @@ func vmOptions() []option {
 		{name: "cmdline", def: "",
 			usage: "appended to the kernel command line",
 			field: func(v *vmFlags) any { return &v.cmdline }},
+		{name: "cold", def: false, conf: true,
+			usage: "boot the kernel even when a saved guest could be restored (env BPFLAB_COLD=1; see 'bpflab cache')",
+			field: func(v *vmFlags) any { return &v.cold }},
 		{name: "console", def: false,
 			usage: "print the kernel console to stderr",
 			field: func(v *vmFlags) any { return &v.console }},
@@ -257,6 +261,7 @@ func (v *vmFlags) config(log hclog.Logger, stdout, stderr io.Writer) vmtest.Conf
 		QEMUArgs:    v.qemuArgs,
 		Cmdline:     v.cmdline,
 		Log:         log.Named("vm"),
+		Cold:        v.cold || os.Getenv("BPFLAB_COLD") == "1",
 	}
 	if v.console {
 		cfg.Console = stderr

@@ -52,7 +52,7 @@ func TestOptionDefaults(t *testing.T) {
 	}
 	// Pinned, the options a bpflab.conf may set are written all the same.
 	vf.kernel = "6.1"
-	want2 := []string{"--kernel", "6.1", "--accel", "auto", "--memory", "512", "--cpus", "1", "--boot-timeout", "1m0s", "--run-timeout", "0s"}
+	want2 := []string{"--kernel", "6.1", "--accel", "auto", "--memory", "512", "--cpus", "1", "--boot-timeout", "1m0s", "--run-timeout", "0s", "--cold=false"}
 	if diff := cmp.Diff(want2, vf.flagArgs(true)); diff != "" {
 		t.Errorf("flagArgs(true) (-want +got):\n%s", diff)
 	}

@@ -4,7 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"io"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func tarOf(t *testing.T, entries map[string]string, links map[string]string) *bytes.Buffer {
@@ -57,7 +60,7 @@ func TestExtractImageLayouts(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			got, err := extractImage(tarOf(t, tc.entries, tc.links), &out)
+			got, err := extract(tarOf(t, tc.entries, tc.links), &out, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,9 +70,38 @@ func TestExtractImageLayouts(t *testing.T) {
 		})
 	}
 	t.Run("meta package without image", func(t *testing.T) {
-		_, err := extractImage(tarOf(t, map[string]string{"./usr/share/doc/x/copyright": "c"}, nil), &bytes.Buffer{})
+		_, err := extract(tarOf(t, map[string]string{"./usr/share/doc/x/copyright": "c"}, nil), &bytes.Buffer{}, nil)
 		if !errors.Is(err, ErrNoImage) {
 			t.Fatalf("got %v, want ErrNoImage", err)
 		}
 	})
+}
+
+func TestExtractKeepsWarmModules(t *testing.T) {
+	entries := map[string]string{
+		"./boot/vmlinuz-6.1.0-50-cloud-amd64":                                              "IMAGE",
+		"./lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/virtio/virtio.ko":               "v",
+		"./lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/virtio/virtio_pci.ko":           "p",
+		"./lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/virtio/virtio_balloon.ko":       "no",
+		"./lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/char/virtio_console.ko":         "c",
+		"./usr/lib/modules/6.18.1-cloud-amd64/kernel/drivers/virtio/virtio_ring.ko.xz":     "x",
+		"./lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/block/virtio_blk.ko":            "no",
+		"./usr/share/doc/linux-image-6.1.0-50-cloud-amd64/kernel/drivers/virtio/virtio.ko": "no",
+	}
+	kept := map[string]string{}
+	var out bytes.Buffer
+	if _, err := extract(tarOf(t, entries, nil), &out, func(file string, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		kept[file] = string(b)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"virtio.ko": "v", "virtio_pci.ko": "p", "virtio_console.ko": "c", "virtio_ring.ko.xz": "x"}
+	if diff := cmp.Diff(want, kept); diff != "" {
+		t.Errorf("kept modules (-want +got):\n%s", diff)
+	}
+	if out.String() != "IMAGE" {
+		t.Errorf("image %q", out.String())
+	}
 }

@@ -53,23 +53,26 @@ func (s *Store) watch(what string, total int64, size func() int64) (stop func())
 	}
 }
 
-// dirBytes is the size of the regular files under dir, for a step that
+// dirBytes is the size of the regular files under dirs, for a step that
 // writes files there.
 func dirBytes(dirs ...string) func() int64 {
-	return func() int64 {
-		var n int64
-		for _, d := range dirs {
-			_ = filepath.WalkDir(d, func(_ string, e os.DirEntry, err error) error {
-				if err == nil && e.Type().IsRegular() {
-					if fi, err := e.Info(); err == nil {
-						n += fi.Size()
-					}
+	return func() int64 { return DirSize(dirs...) }
+}
+
+// DirSize is the size of the regular files under dirs.
+func DirSize(dirs ...string) int64 {
+	var n int64
+	for _, d := range dirs {
+		_ = filepath.WalkDir(d, func(_ string, e os.DirEntry, err error) error {
+			if err == nil && e.Type().IsRegular() {
+				if fi, err := e.Info(); err == nil {
+					n += fi.Size()
 				}
-				return nil
-			})
-		}
-		return n
+			}
+			return nil
+		})
 	}
+	return n
 }
 
 // newBytes is the size of the regular files under dir modified since

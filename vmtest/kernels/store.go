@@ -70,11 +70,16 @@ func (s *Store) ImagePath(k Kernel) string {
 	return filepath.Join(s.Dir, "kernels", k.Package+"_"+k.Version, "vmlinuz")
 }
 
-// Cached returns k's image path if it has been fetched.
+// Cached returns k's image path if it has been fetched. A kernel fetched
+// by a bpflab that kept no modules beside the image is fetched again.
 func (s *Store) Cached(k Kernel) (string, bool) {
 	p := s.ImagePath(k)
 	fi, err := os.Stat(p)
-	return p, err == nil && fi.Size() > 0
+	if err != nil || fi.Size() == 0 {
+		return p, false
+	}
+	mi, err := os.Stat(filepath.Join(filepath.Dir(p), ModulesDir))
+	return p, err == nil && mi.IsDir()
 }
 
 // lock takes the cache's file lock, so that concurrent bpflab processes

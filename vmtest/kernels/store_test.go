@@ -92,6 +92,9 @@ func TestFetch(t *testing.T) {
 			if got, ok := s.Cached(k); !ok || got != p {
 				t.Errorf("not cached after fetch")
 			}
+			if fi, err := os.Stat(filepath.Join(filepath.Dir(p), ModulesDir)); err != nil || !fi.IsDir() {
+				t.Errorf("no %s directory beside the image: %v", ModulesDir, err)
+			}
 			// Nothing of the download is left behind.
 			if m, _ := filepath.Glob(filepath.Join(s.Dir, "download-*")); len(m) > 0 {
 				t.Errorf("download directories left: %v", m)

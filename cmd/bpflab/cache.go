@@ -1,0 +1,48 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/bpflab/bpflab/vmtest"
+	"github.com/bpflab/bpflab/vmtest/kernels"
+)
+
+// cmdCache shows what the cache holds, or with "clean" removes the saved
+// guests (warm starts rebuild them on the next run of each kernel).
+func cmdCache(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("cache", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("cache-dir", kernels.DefaultDir(), "cache for kernels, saved guests and apt state")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: bpflab cache [--cache-dir DIR] [clean]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch fs.Arg(0) {
+	case "":
+		entries := vmtest.WarmEntries(*dir)
+		var warm int64
+		for _, e := range entries {
+			warm += e.Size
+		}
+		fmt.Fprintf(stdout, "cache %s\n", *dir)
+		fmt.Fprintf(stdout, "  kernels       %s\n", mib(kernels.DirSize(filepath.Join(*dir, "kernels"))))
+		fmt.Fprintf(stdout, "  saved guests  %s in %d (bound %s; 'bpflab cache clean' removes them)\n", mib(warm), len(entries), mib(vmtest.DefaultWarmCacheMax))
+		fmt.Fprintf(stdout, "  apt state     %s\n", mib(kernels.DirSize(filepath.Join(*dir, "apt"))))
+		return nil
+	case "clean":
+		freed, err := vmtest.CleanWarm(*dir)
+		if err != nil {
+			return fmt.Errorf("removing the saved guests: %w", err)
+		}
+		fmt.Fprintf(stdout, "removed the saved guests (%s); the next run on each kernel saves one again\n", mib(freed))
+		return nil
+	}
+	fs.Usage()
+	return usagef("unknown cache command %q", fs.Arg(0))
+}

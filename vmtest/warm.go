@@ -1,0 +1,564 @@
+package vmtest
+
+// Warm starts. Booting a kernel under TCG takes seconds; restoring a guest
+// saved once its init waits for work takes a fraction of one. The first run
+// for a guest configuration boots a guest for a snapshot: its init loads the
+// virtio-serial modules (5.10 and 6.1 build them as modules), opens the port
+// and says it is ready; the host saves it with QEMU's migration to a file
+// and stops it. That run and every later one start a QEMU that loads the
+// file (-incoming), wake the init on the port, and send it the host's time,
+// fresh entropy and the job's files as a cpio archive; the init unpacks them
+// and goes on as after a boot, its frames going back on the same port.
+//
+// The snapshot lives in CacheDir/warm/KEY, KEY a hash of everything that
+// shapes the saved guest: the kernel image, the init binary, the modules,
+// the QEMU binary, the machine, memory, vCPUs, accelerator and kernel
+// command line. Anything else, and any failure to save or restore, boots
+// the kernel as before.
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bpflab/bpflab/vmtest/kernels"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultWarmCacheMax bounds the saved guests: about twenty of 512 MiB.
+const DefaultWarmCacheMax = 2 << 30
+
+// warmTimeout bounds a restore, from starting QEMU to the init taking its
+// job; past it the kernel is booted instead.
+const warmTimeout = 20 * time.Second
+
+// warmSaveTimeout bounds saving a guest once it is ready.
+const warmSaveTimeout = 60 * time.Second
+
+// warmVersion changes when the init's side of a warm start does, so old
+// snapshots are never restored by a bpflab that speaks differently.
+const warmVersion = "bpflab-warm-1"
+
+// WarmDir is where the saved guests live in a cache directory.
+func WarmDir(cacheDir string) string { return filepath.Join(cacheDir, "warm") }
+
+// warmStart is a restore in progress: the snapshot QEMU reads, the archive
+// of the job, and the host's end of the port.
+type warmStart struct {
+	state   *os.File
+	archive *Initramfs
+	port    io.Writer
+	sending bool
+}
+
+// wake asks the restored init to say it is ready.
+func (w *warmStart) wake() error {
+	return NewFrameWriter(w.port).WriteFrame(FrameWake, nil)
+}
+
+// send hands the job to the restored init: the header, then the archive.
+func (w *warmStart) send() error {
+	h := jobHeader{Time: time.Now().UnixNano()}
+	if _, err := rand.Read(h.Seed[:]); err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w.port, 1<<20)
+	if err := NewFrameWriter(bw).WriteFrame(FrameJob, h.encode()); err != nil {
+		return err
+	}
+	if _, err := w.archive.WriteTo(bw); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// coldOnly says why a run must boot the kernel, or "" if it may be warm.
+func coldOnly(cfg *Config, accel string) string {
+	switch {
+	case cfg.Cold:
+		return "asked to (--cold)"
+	case cfg.CacheDir == "":
+		return "no cache directory for saved guests"
+	case cfg.Interactive:
+		return "an interactive console"
+	case len(cfg.QEMUArgs) > 0:
+		return "extra QEMU arguments"
+	case accel == "kvm" && cfg.Accel == "auto":
+		if _, known := loadKVM(cfg.CacheDir); !known {
+			return "KVM not yet proven on this host"
+		}
+	}
+	return ""
+}
+
+// warmConfig is the configuration of a guest booted for a snapshot, and of
+// every guest restored from it.
+func warmConfig(cfg *Config) Config {
+	w := *cfg
+	w.Cmdline = strings.TrimSpace(warmCmdline + " " + cfg.Cmdline)
+	return w
+}
+
+// warmDeviceArgs adds the virtio-serial port, its host side the socket at
+// descriptor fd.
+func warmDeviceArgs(fd int) []string {
+	return []string{
+		"-device", "virtio-serial-pci,id=warm",
+		"-chardev", fmt.Sprintf("socket,id=job,fd=%d", fd),
+		"-device", "virtserialport,bus=warm.0,chardev=job,name=" + warmPortName,
+	}
+}
+
+// socketPair returns two connected stream sockets; the first, for this
+// process, is non-blocking so that closing it ends a read in progress.
+func socketPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "port"), os.NewFile(uintptr(fds[1]), "port-guest"), nil
+}
+
+func (c *Config) modulesDir() string {
+	if c.Modules != "" {
+		return c.Modules
+	}
+	return filepath.Join(filepath.Dir(c.Kernel), kernels.ModulesDir)
+}
+
+// warmModules lists the module files to put in the snapshot's initramfs.
+func warmModules(dir string) []string {
+	var out []string
+	for _, m := range kernels.WarmModules {
+		if files, _ := filepath.Glob(filepath.Join(dir, m+".ko*")); len(files) > 0 {
+			out = append(out, files[0])
+		}
+	}
+	return out
+}
+
+// warmKey hashes everything that shapes a saved guest.
+func warmKey(cfg *Config, accel string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\nmachine=pc accel=%s memory=%d cpus=%d\ncmdline=%s\n",
+		warmVersion, accel, cfg.MemoryMiB, cfg.CPUs, kernelCmdline(cfg))
+	files := append([]string{cfg.Kernel, cfg.Init}, warmModules(cfg.modulesDir())...)
+	for _, f := range files {
+		if err := hashFile(h, f); err != nil {
+			return "", err
+		}
+	}
+	// A QEMU upgrade replaces the binary: its identity stands for its
+	// version without running it.
+	fi, err := os.Stat(cfg.QEMU)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h, "qemu=%s %d %d\n", cfg.QEMU, fi.Size(), fi.ModTime().UnixNano())
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+func hashFile(h hash.Hash, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fmt.Fprintf(h, "file %s\n", filepath.Base(p))
+	_, err = io.Copy(h, f)
+	return err
+}
+
+// snapshot is a saved guest: the initramfs it booted from (its restore
+// must give QEMU the same) and the migration stream.
+type snapshot struct {
+	dir string
+}
+
+func (s snapshot) initrd() string { return filepath.Join(s.dir, "initrd") }
+func (s snapshot) state() string  { return filepath.Join(s.dir, "state") }
+
+// refusedFile, beside a key's directory, says why that configuration
+// cannot be saved (a kernel without the port's modules): later runs boot
+// without trying again.
+func refusedFile(dir string) string { return dir + ".refused" }
+
+// errRefused is a configuration that cannot be saved.
+var errRefused = errors.New("cannot be saved")
+
+// runWarm runs job in a restored guest. ok is false when it could not (no
+// snapshot could be made, or the restore failed before the init took the
+// job): the caller boots the kernel. The reason was logged.
+func runWarm(ctx context.Context, cfg *Config, accel string, job Job, archive *Initramfs) (res *Result, err error, ok bool) {
+	snap, err := ensureSnapshot(ctx, cfg, accel)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &Error{Class: ClassInfra, Msg: "interrupted", Err: ctx.Err()}, true
+		}
+		if errors.Is(err, errRefused) {
+			cfg.Log.Debug("booting the kernel", "why", err)
+		} else {
+			cfg.Log.Warn("could not save a guest to restore, booting the kernel", "reason", err)
+		}
+		return nil, nil, false
+	}
+	state, err := os.Open(snap.state())
+	if err != nil {
+		cfg.Log.Warn("the saved guest is gone, booting the kernel", "reason", err)
+		return nil, nil, false
+	}
+	defer state.Close()
+	now := time.Now()
+	_ = os.Chtimes(snap.state(), now, now) // recently used: evicted last
+	wcfg := warmConfig(cfg)
+	res, err = boot(ctx, &wcfg, accel, snap.initrd(), job, &warmStart{state: state, archive: archive})
+	if err != nil && (res == nil || res.Boot == 0) && ctx.Err() == nil {
+		cfg.Log.Warn("restoring the saved guest failed, booting the kernel", "reason", err)
+		if ClassOf(err) != ClassBootHang {
+			// QEMU refused the file: it is damaged, or of another QEMU.
+			_ = os.RemoveAll(snap.dir)
+		}
+		return nil, nil, false
+	}
+	if res != nil {
+		res.Warm = true
+	}
+	return res, err, true
+}
+
+// ensureSnapshot returns the saved guest for cfg, saving one first if there
+// is none. Processes that need the same one wait for the first to save it.
+func ensureSnapshot(ctx context.Context, cfg *Config, accel string) (snapshot, error) {
+	key, err := warmKey(cfg, accel)
+	if err != nil {
+		return snapshot{}, err
+	}
+	root := WarmDir(cfg.CacheDir)
+	snap := snapshot{dir: filepath.Join(root, key)}
+	if _, err := os.Stat(snap.state()); err == nil {
+		return snap, nil
+	}
+	if why, err := os.ReadFile(refusedFile(snap.dir)); err == nil {
+		return snapshot{}, fmt.Errorf("this guest %w: %s", errRefused, strings.TrimSpace(string(why)))
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return snapshot{}, err
+	}
+	unlock, err := lockFile(ctx, snap.dir+".lock")
+	if err != nil {
+		return snapshot{}, err
+	}
+	defer unlock()
+	if _, err := os.Stat(snap.state()); err == nil {
+		return snap, nil // saved by another process meanwhile
+	}
+	start := time.Now()
+	cfg.Log.Info("saving a booted guest for this kernel, so later runs start in a fraction of a boot (once)", "kernel", cfg.Kernel)
+	tmp, err := os.MkdirTemp(root, key+".tmp-")
+	if err != nil {
+		return snapshot{}, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := saveGuest(ctx, cfg, accel, snapshot{dir: tmp}); err != nil {
+		if errors.Is(err, errRefused) {
+			_ = os.WriteFile(refusedFile(snap.dir), []byte(err.Error()+"\n"), 0o644)
+		}
+		return snapshot{}, err
+	}
+	if err := os.Rename(tmp, snap.dir); err != nil {
+		return snapshot{}, err
+	}
+	fi, _ := os.Stat(snap.state())
+	size := int64(0)
+	if fi != nil {
+		size = fi.Size()
+	}
+	cfg.Log.Info("guest saved", "size", fmt.Sprintf("%.0f MiB", float64(size)/(1<<20)), "took", time.Since(start).Round(time.Millisecond))
+	trimWarm(root, cfg.WarmCacheMax, snap.dir, cfg)
+	return snap, nil
+}
+
+// lockFile takes an exclusive lock on p, waiting for it as long as ctx
+// allows.
+func lockFile(ctx context.Context, p string) (func(), error) {
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// saveGuest boots a guest for a snapshot, waits until its init is ready,
+// and saves it to snap.
+func saveGuest(ctx context.Context, cfg *Config, accel string, snap snapshot) error {
+	base, err := baseArchive(cfg.Init, true)
+	if err != nil {
+		return err
+	}
+	for _, m := range warmModules(cfg.modulesDir()) {
+		if err := base.File(filepath.Join(warmModulesDir, filepath.Base(m)), m); err != nil {
+			return err
+		}
+	}
+	if err := writeArchive(base, snap.initrd()); err != nil {
+		return err
+	}
+	wcfg := warmConfig(cfg)
+	consoleR, consoleW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer consoleR.Close()
+	dataR, dataW, err := os.Pipe()
+	if err != nil {
+		consoleW.Close()
+		return err
+	}
+	defer dataR.Close()
+	port, guestPort, err := socketPair()
+	if err != nil {
+		consoleW.Close()
+		dataW.Close()
+		return err
+	}
+	defer port.Close()
+	mon, guestMon, err := socketPair()
+	if err != nil {
+		consoleW.Close()
+		dataW.Close()
+		guestPort.Close()
+		return err
+	}
+	defer mon.Close()
+
+	args := qemuArgs(&wcfg, accel, snap.initrd(), 3, 4)
+	args = append(args, warmDeviceArgs(5)...)
+	args = append(args, "-chardev", "socket,id=qmp,fd=6", "-mon", "chardev=qmp,mode=control")
+	cmd := exec.Command(cfg.QEMU, args...)
+	cmd.ExtraFiles = []*os.File{consoleW, dataW, guestPort, guestMon}
+	var qerr strings.Builder
+	cmd.Stderr = &limitedWriter{w: &qerr, n: 8192}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cfg.Log.Debug("starting qemu to save a guest", "cmd", ShellQuote(append([]string{cfg.QEMU}, args...)))
+	exited := make(chan error, 1)
+	err = startLocked(cmd, exited)
+	for _, f := range cmd.ExtraFiles {
+		f.Close()
+	}
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	tail := newConsoleTail(40)
+	go tail.consume(consoleR, cfg.Console)
+	go func() { _, _ = io.Copy(io.Discard, dataR) }()
+
+	// The init says it is ready, or why it cannot be.
+	ready := make(chan error, 1)
+	go func() {
+		f, err := readFrame(port)
+		switch {
+		case err != nil:
+			ready <- err
+		case f.Type == FrameReady:
+			ready <- nil
+		case f.Type == FrameError && len(f.Data) > 0:
+			ready <- fmt.Errorf("%w: %s", errRefused, f.Data[1:])
+		default:
+			ready <- fmt.Errorf("%w: %v frame before ready", ErrBadFrame, f.Type)
+		}
+	}()
+	timer := time.NewTimer(cfg.BootTimeout)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return fmt.Errorf("the guest's init was not ready within %v", cfg.BootTimeout)
+	case err := <-exited:
+		lines, _, _ := tail.snapshot()
+		return fmt.Errorf("qemu stopped before the guest was ready (%v): %s%s", err, firstLine(qerr.String()), lastLine(lines))
+	case <-tail.panicked:
+		return errors.New(tail.panicLine)
+	case err := <-ready:
+		if err != nil {
+			return err
+		}
+	}
+
+	q := newQMP(mon)
+	if err := q.handshake(); err != nil {
+		return fmt.Errorf("qemu's monitor: %w", err)
+	}
+	uri := "exec:cat > " + ShellQuote([]string{snap.state()})
+	if _, err := q.run("migrate", map[string]any{"uri": uri}); err != nil {
+		return fmt.Errorf("saving the guest: %w", err)
+	}
+	deadline := time.Now().Add(warmSaveTimeout)
+	for {
+		out, err := q.run("query-migrate", nil)
+		if err != nil {
+			return fmt.Errorf("saving the guest: %w", err)
+		}
+		var st struct {
+			Status    string `json:"status"`
+			ErrorDesc string `json:"error-desc"`
+		}
+		_ = json.Unmarshal(out, &st)
+		switch st.Status {
+		case "completed":
+			return nil
+		case "failed", "cancelled":
+			return fmt.Errorf("%w: qemu's migration %s: %s", errRefused, st.Status, st.ErrorDesc)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("saving the guest took over %v (%s)", warmSaveTimeout, st.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func lastLine(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	return "; console: " + lines[len(lines)-1]
+}
+
+// qmp speaks QEMU's machine protocol, one command at a time.
+type qmp struct {
+	r *bufio.Reader
+	w io.Writer
+}
+
+func newQMP(rw io.ReadWriter) *qmp { return &qmp{r: bufio.NewReader(rw), w: rw} }
+
+func (q *qmp) handshake() error {
+	if _, err := q.r.ReadBytes('\n'); err != nil { // the greeting
+		return err
+	}
+	_, err := q.run("qmp_capabilities", nil)
+	return err
+}
+
+// run sends a command and returns its result, skipping events.
+func (q *qmp) run(cmd string, args map[string]any) (json.RawMessage, error) {
+	req := map[string]any{"execute": cmd}
+	if args != nil {
+		req["arguments"] = args
+	}
+	b, _ := json.Marshal(req)
+	if _, err := q.w.Write(append(b, '\n')); err != nil {
+		return nil, err
+	}
+	for {
+		line, err := q.r.ReadBytes('\n')
+		if err != nil {
+			return nil, err
+		}
+		var resp struct {
+			Return json.RawMessage `json:"return"`
+			Error  *struct {
+				Desc string `json:"desc"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(line, &resp); err != nil {
+			return nil, fmt.Errorf("%s: %w", cmd, err)
+		}
+		if resp.Error != nil {
+			return nil, fmt.Errorf("%s: %s", cmd, resp.Error.Desc)
+		}
+		if resp.Return != nil {
+			return resp.Return, nil
+		}
+	}
+}
+
+// WarmEntry is one saved guest in the cache.
+type WarmEntry struct {
+	Dir      string
+	Size     int64
+	LastUsed time.Time
+}
+
+// WarmEntries lists the saved guests, the most recently used first.
+func WarmEntries(cacheDir string) []WarmEntry {
+	ents, _ := os.ReadDir(WarmDir(cacheDir))
+	var out []WarmEntry
+	for _, e := range ents {
+		if !e.IsDir() || strings.Contains(e.Name(), ".tmp-") {
+			continue
+		}
+		dir := filepath.Join(WarmDir(cacheDir), e.Name())
+		st, err := os.Stat(filepath.Join(dir, "state"))
+		if err != nil {
+			continue
+		}
+		size := st.Size()
+		if fi, err := os.Stat(filepath.Join(dir, "initrd")); err == nil {
+			size += fi.Size()
+		}
+		out = append(out, WarmEntry{Dir: dir, Size: size, LastUsed: st.ModTime()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LastUsed.After(out[j].LastUsed) })
+	return out
+}
+
+// trimWarm removes the least recently used saved guests until they take at
+// most max bytes, keeping keep.
+func trimWarm(root string, max int64, keep string, cfg *Config) {
+	var total int64
+	for _, e := range WarmEntries(filepath.Dir(root)) {
+		total += e.Size
+		if total > max && e.Dir != keep {
+			cfg.Log.Debug("removing a saved guest over the cache bound", "dir", e.Dir)
+			_ = os.RemoveAll(e.Dir)
+			total -= e.Size
+		}
+	}
+}
+
+// CleanWarm removes every saved guest and what was learnt of the
+// configurations that cannot be saved, and returns the bytes freed.
+func CleanWarm(cacheDir string) (int64, error) {
+	var freed int64
+	for _, e := range WarmEntries(cacheDir) {
+		freed += e.Size
+	}
+	err := os.RemoveAll(WarmDir(cacheDir))
+	return freed, err
+}

@@ -1,0 +1,136 @@
+package vmtest_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bpflab/bpflab/internal/testvm"
+	"github.com/bpflab/bpflab/vmtest"
+	"github.com/hashicorp/go-hclog"
+)
+
+// fresh runs the "fresh" payload restored from the snapshot in cache and
+// returns what it printed.
+func fresh(t *testing.T, k testvm.Kernel, cache string, log hclog.Logger) (*vmtest.Result, map[string]string) {
+	t.Helper()
+	res, stdout, stderr, err := boot(t, k, "fresh", func(c *vmtest.Config, j *vmtest.Job) {
+		c.CacheDir = cache
+		if log != nil {
+			c.Log = log
+		}
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if res.Status != (vmtest.ExitStatus{}) {
+		t.Fatalf("status %+v; stderr:\n%s", res.Status, stderr)
+	}
+	out := map[string]string{}
+	for _, f := range strings.Fields(stdout) {
+		k, v, _ := strings.Cut(f, "=")
+		out[k] = v
+	}
+	return res, out
+}
+
+// TestWarmGuestsAreFresh restores one saved guest several times, one after
+// another and at once: each must draw its own random numbers, run on the
+// host's time, and find /tmp as a boot leaves it.
+func TestWarmGuestsAreFresh(t *testing.T) {
+	cache := t.TempDir()
+	for _, k := range testvm.Kernels(t) {
+		t.Run(k.Alias, func(t *testing.T) {
+			seen := map[string]bool{}
+			check := func(res *vmtest.Result, out map[string]string) {
+				t.Helper()
+				if !res.Warm {
+					t.Errorf("booted the kernel instead of restoring the saved guest")
+				}
+				if seen[out["uuid"]] {
+					t.Errorf("two restored guests drew the same random UUID %s", out["uuid"])
+				}
+				seen[out["uuid"]] = true
+				if sec, _ := strconv.ParseInt(out["time"], 10, 64); time.Since(time.Unix(sec, 0)).Abs() > 30*time.Second {
+					t.Errorf("guest clock %s, host %d: not the host's time", out["time"], time.Now().Unix())
+				}
+				if out["tmp"] != "" {
+					t.Errorf("/tmp in a restored guest holds %s, want nothing", out["tmp"])
+				}
+			}
+			for i := 0; i < 2; i++ {
+				check(fresh(t, k, cache, nil))
+			}
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for i := 0; i < 2; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res, out := fresh(t, k, cache, nil)
+					mu.Lock()
+					defer mu.Unlock()
+					check(res, out)
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// TestWarmFallsBack damages the saved guest: the run boots the kernel
+// instead, says so in one log line, and the next run saves a new one.
+func TestWarmFallsBack(t *testing.T) {
+	k := testvm.Default(t)
+	cache := t.TempDir()
+	if res, _ := fresh(t, k, cache, nil); !res.Warm {
+		t.Fatal("the first run did not end restored")
+	}
+	states, _ := filepath.Glob(filepath.Join(vmtest.WarmDir(cache), "*", "state"))
+	if len(states) != 1 {
+		t.Fatalf("saved guests: %v, want one", states)
+	}
+	if err := os.WriteFile(states[0], []byte("not a migration stream"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
+	start := time.Now()
+	res, out := fresh(t, k, cache, log)
+	if res.Warm || out["uuid"] == "" {
+		t.Errorf("warm=%v output %v: want a boot that ran the payload", res.Warm, out)
+	}
+	if n := strings.Count(logs.String(), "\n"); n != 1 || !strings.Contains(logs.String(), "booting the kernel") {
+		t.Errorf("log of the fallback:\n%s\nwant one line saying the kernel is booted", logs.String())
+	}
+	t.Logf("fallback took %v: %s", time.Since(start).Round(time.Millisecond), logs.String())
+	if res, _ := fresh(t, k, cache, nil); !res.Warm {
+		t.Error("the damaged guest was not saved again")
+	}
+	if _, err := os.Stat(states[0]); err != nil {
+		t.Errorf("no saved guest after the fallback: %v", err)
+	}
+}
+
+// TestWarmCacheClean: CleanWarm empties the cache and reports what it freed.
+func TestWarmCacheClean(t *testing.T) {
+	k := testvm.Default(t)
+	cache := t.TempDir()
+	fresh(t, k, cache, nil)
+	entries := vmtest.WarmEntries(cache)
+	if len(entries) != 1 || entries[0].Size < 10<<20 {
+		t.Fatalf("entries %+v, want one saved guest of some MiB", entries)
+	}
+	freed, err := vmtest.CleanWarm(cache)
+	if err != nil || freed != entries[0].Size {
+		t.Errorf("CleanWarm = %d, %v; want %d", freed, err, entries[0].Size)
+	}
+	if e := vmtest.WarmEntries(cache); len(e) != 0 {
+		t.Errorf("entries after clean: %v", e)
+	}
+}
