@@ -123,6 +123,11 @@ func runInit(g guestOS) {
 	if cmdline, _ := g.ReadFile("/proc/cmdline"); hasWord(string(cmdline), warmCmdline) {
 		port, err := g.OpenWarmPort()
 		if err != nil {
+			// Say why on the serial channel: the host boots instead.
+			if sp, drain, perr := g.OpenPort(); perr == nil {
+				(&lockedFrameWriter{fw: NewFrameWriter(sp)}).sendError(ClassInfra, "%s: %v", refusedMsg, err)
+				_ = drain()
+			}
 			g.Log("bpflab-init: opening the warm start's port: %v", err)
 			return
 		}

@@ -278,3 +278,84 @@ func TestInitKeepsArchiveTmp(t *testing.T) {
 		t.Errorf("mounts over /tmp (-want +got):\n%s", diff)
 	}
 }
+
+// A guest booted to be saved says it is ready on the warm port, then takes
+// the host's time, entropy and the job's files from it, and runs the job
+// as after a boot.
+func TestInitWarmJob(t *testing.T) {
+	g := newFakeGuest(t, nil)
+	if err := os.MkdirAll(filepath.Join(g.root, "proc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g.root, "proc", "cmdline"), []byte("quiet "+warmCmdline+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(g.root, "data")
+	job := Job{Args: []string{"/bin/sh", "-c", "cat " + data + "/in.txt; test -x " + data + "/run.sh"}, Dir: "/"}
+	r := NewInitramfs()
+	raw, _ := json.Marshal(job)
+	if err := r.Bytes(jobPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Bytes("/data/in.txt", []byte("from the host\n"), 0o644)
+	_ = r.Bytes("/data/run.sh", []byte("#!/bin/sh\n"), 0o755)
+	_ = r.Symlink("/data/link", "in.txt")
+	var in bytes.Buffer
+	fw := NewFrameWriter(&in)
+	h := jobHeader{Time: 1234567890}
+	h.Seed[0] = 7
+	_ = fw.WriteFrame(FrameWake, nil)
+	_ = fw.WriteFrame(FrameJob, h.encode())
+	if _, err := r.WriteTo(&in); err != nil {
+		t.Fatal(err)
+	}
+	g.warmIn = &in
+	runInit(g)
+
+	var types []FrameType
+	var stdout string
+	for _, f := range g.frames(t) {
+		types = append(types, f.Type)
+		if f.Type == FrameStdout {
+			stdout += string(f.Data)
+		}
+		if f.Type == FrameExit {
+			if s, _ := decodeExitStatus(f.Data); s != (ExitStatus{}) {
+				t.Errorf("exit status %+v, want 0 (run.sh unpacked executable)", s)
+			}
+		}
+	}
+	want := []FrameType{FrameReady, FrameReady, FrameHello, FrameStdout, FrameExit}
+	if diff := cmp.Diff(want, types); diff != "" {
+		t.Errorf("frames (-want +got):\n%s", diff)
+	}
+	if stdout != "from the host\n" {
+		t.Errorf("stdout %q", stdout)
+	}
+	if g.time != h.Time || len(g.seed) != len(h.Seed) || g.seed[0] != 7 {
+		t.Errorf("time %d seed %v: the job's header was not applied", g.time, g.seed)
+	}
+	if target, err := os.Readlink(filepath.Join(data, "link")); err != nil || target != "in.txt" {
+		t.Errorf("symlink %q, %v", target, err)
+	}
+}
+
+// Without the warm port, the init says why on the serial channel, so the
+// host boots instead of waiting.
+func TestInitWarmWithoutPort(t *testing.T) {
+	g := newFakeGuest(t, nil)
+	if err := os.MkdirAll(filepath.Join(g.root, "proc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g.root, "proc", "cmdline"), []byte(warmCmdline), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runInit(g)
+	fs := g.frames(t)
+	if len(fs) != 1 || fs[0].Type != FrameError || !strings.HasPrefix(string(fs[0].Data[1:]), refusedMsg) {
+		t.Fatalf("frames %v, want one error saying the guest cannot be saved", fs)
+	}
+	if !g.poweroff {
+		t.Error("init did not power off")
+	}
+}

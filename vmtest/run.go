@@ -430,15 +430,17 @@ func addPackageDir(r *Initramfs, dir string) error {
 	return nil
 }
 
-// boot runs one QEMU. With w, the QEMU restores w's snapshot instead of
-// booting, and the job goes to the waiting init through the virtio-serial
-// port, which also carries the frames back.
+// boot runs one QEMU. With w, the guest has the warm start's virtio-serial
+// port, which carries the frames: w.saveTo boots a guest to save it there
+// once its init is ready (boot returns then, with Boot set), and w.state
+// restores a saved guest instead of booting and hands the job to its
+// waiting init.
 func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job, w *warmStart) (*Result, error) {
 	bootTimeout := cfg.BootTimeout
 	if accel == "kvm" && cfg.Accel == "auto" && bootTimeout > kvmProbeTimeout {
 		bootTimeout = kvmProbeTimeout
 	}
-	if w != nil && bootTimeout > warmTimeout {
+	if w != nil && w.state != nil && bootTimeout > warmTimeout {
 		bootTimeout = warmTimeout
 	}
 	consoleR, consoleW, err := os.Pipe()
@@ -456,6 +458,7 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job, w *wa
 	args := qemuArgs(cfg, accel, initrd, 3, 4)
 	extra := []*os.File{consoleW, dataW}
 	var frameSrc io.Reader = dataR
+	var sideFrames io.Reader // the serial port, where a warm init says why it has no port
 	if w != nil {
 		host, guest, err := socketPair()
 		if err != nil {
@@ -466,9 +469,24 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job, w *wa
 		defer host.Close()
 		defer guest.Close()
 		args = append(args, warmDeviceArgs(5)...)
-		args = append(args, "-incoming", "fd:6")
-		extra = append(extra, guest, w.state)
-		frameSrc = host
+		extra = append(extra, guest)
+		if w.state != nil {
+			args = append(args, "-incoming", "fd:6")
+			extra = append(extra, w.state)
+		} else {
+			mon, guestMon, err := socketPair()
+			if err != nil {
+				consoleW.Close()
+				dataW.Close()
+				return nil, Errorf(ClassInfra, "creating a socket pair: %w", err)
+			}
+			defer mon.Close()
+			defer guestMon.Close()
+			args = append(args, "-chardev", "socket,id=qmp,fd=6", "-mon", "chardev=qmp,mode=control")
+			extra = append(extra, guestMon)
+			w.monitor = mon
+		}
+		frameSrc, sideFrames = host, dataR
 		w.port = host
 	}
 	cmd := exec.Command(cfg.QEMU, args...)
@@ -498,8 +516,14 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job, w *wa
 	defer kill()
 	sendErr := make(chan error, 2)
 	if w != nil {
-		extra[2].Close()
-		go func() { sendErr <- w.wake() }()
+		for _, f := range extra[2:] {
+			if f != w.state {
+				f.Close()
+			}
+		}
+		if w.state != nil {
+			go func() { sendErr <- w.wake() }()
+		}
 	}
 
 	tail := newConsoleTail(40)
@@ -522,6 +546,14 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job, w *wa
 			frames <- f
 		}
 	}()
+	side := make(chan Frame, 1)
+	if sideFrames != nil {
+		go func() {
+			if f, err := NewFrameReader(sideFrames).ReadFrame(); err == nil {
+				side <- f
+			}
+		}()
+	}
 
 	files := newFileReceiver(job.Collect)
 	defer files.abort()
@@ -556,7 +588,18 @@ loop:
 		case err := <-sendErr:
 			if err != nil {
 				kill()
+				if w.state == nil {
+					return res, failure(ClassInfra, "saving the guest: %w", err)
+				}
 				return res, failure(ClassInfra, "handing the job to the restored guest: %w", err)
+			}
+			if w.state == nil && w.sending {
+				// Saved.
+				return res, nil
+			}
+		case f := <-side:
+			if f.Type == FrameError && len(f.Data) > 0 {
+				return res, failure(Class(f.Data[0]), "%s", f.Data[1:])
 			}
 		case <-tail.panicked:
 			// The kernel panicked; with panic=-1 QEMU exits by itself, but a
@@ -574,8 +617,11 @@ loop:
 				// A panic that halts (panic=0) instead of resetting.
 				return res, failure(ClassPanic, "%s", tail.panicLine)
 			}
-			if !hello && w != nil {
+			if !hello && w != nil && w.state != nil {
 				return res, failure(ClassBootHang, "the restored guest did not take its job within %v", bootTimeout)
+			}
+			if w != nil && w.sending && w.state == nil {
+				return res, failure(ClassInfra, "saving the guest took over %v", warmSaveTimeout)
 			}
 			if !hello {
 				return res, failure(ClassBootHang, "boot hang: the guest's init did not start within %v (accel %s): raise --boot-timeout on a slow host", bootTimeout, accel)
@@ -597,9 +643,16 @@ loop:
 				timer.Reset(cfg.RunTimeout)
 			case FrameReady:
 				if w != nil && !w.sending {
-					cfg.Log.Debug("restored guest ready", "after", time.Since(t0))
 					w.sending = true
-					go func() { sendErr <- w.send() }()
+					if w.state == nil {
+						res.Boot = time.Since(t0)
+						cfg.Log.Debug("guest ready to be saved", "after", res.Boot)
+						timer.Reset(warmSaveTimeout)
+						go func() { sendErr <- w.save(ctx) }()
+					} else {
+						cfg.Log.Debug("restored guest ready", "after", time.Since(t0))
+						go func() { sendErr <- w.send() }()
+					}
 				}
 			case FrameStdout:
 				_, _ = cfg.Stdout.Write(f.Data)

@@ -28,11 +28,9 @@ import (
 	"hash"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/bpflab/bpflab/vmtest/kernels"
@@ -59,9 +57,13 @@ func WarmDir(cacheDir string) string { return filepath.Join(cacheDir, "warm") }
 // warmStart is a restore in progress: the snapshot QEMU reads, the archive
 // of the job, and the host's end of the port.
 type warmStart struct {
+	// state is the snapshot to restore; saveTo, when state is nil, the
+	// file to save the booted guest to.
 	state   *os.File
+	saveTo  string
 	archive *Initramfs
 	port    io.Writer
+	monitor io.ReadWriter // QMP, when saving
 	sending bool
 }
 
@@ -206,19 +208,24 @@ func refusedFile(dir string) string { return dir + ".refused" }
 var errRefused = errors.New("cannot be saved")
 
 // runWarm runs job in a restored guest. ok is false when it could not (no
-// snapshot could be made, or the restore failed before the init took the
-// job): the caller boots the kernel. The reason was logged.
+// guest could be saved, or the restore failed before the init took the
+// job): the caller boots the kernel; the reason was logged. A kernel that
+// does not come up to be saved is the run's failure, as it would be a
+// boot's.
 func runWarm(ctx context.Context, cfg *Config, accel string, job Job, archive *Initramfs) (res *Result, err error, ok bool) {
-	snap, err := ensureSnapshot(ctx, cfg, accel)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, &Error{Class: ClassInfra, Msg: "interrupted", Err: ctx.Err()}, true
-		}
-		if errors.Is(err, errRefused) {
-			cfg.Log.Debug("booting the kernel", "why", err)
-		} else {
-			cfg.Log.Warn("could not save a guest to restore, booting the kernel", "reason", err)
-		}
+	snap, res, err := ensureSnapshot(ctx, cfg, accel)
+	var ve *Error
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return nil, &Error{Class: ClassInfra, Msg: "interrupted", Err: ctx.Err()}, true
+	case errors.Is(err, errRefused):
+		cfg.Log.Debug("booting the kernel", "why", err)
+		return nil, nil, false
+	case errors.As(err, &ve) && !bootOops(res, err) && (ve.Class == ClassPanic || ve.Class == ClassKernel || ve.Class == ClassBootHang || ve.Class == ClassOOM):
+		return res, err, true
+	default:
+		cfg.Log.Warn("could not save a guest to restore, booting the kernel", "reason", err)
 		return nil, nil, false
 	}
 	state, err := os.Open(snap.state())
@@ -245,56 +252,64 @@ func runWarm(ctx context.Context, cfg *Config, accel string, job Job, archive *I
 	return res, err, true
 }
 
+// refusedMsg starts the init's report of a guest it cannot get ready to
+// be saved.
+const refusedMsg = "this guest cannot be saved"
+
 // ensureSnapshot returns the saved guest for cfg, saving one first if there
 // is none. Processes that need the same one wait for the first to save it.
-func ensureSnapshot(ctx context.Context, cfg *Config, accel string) (snapshot, error) {
+// When saving fails, the result of the boot that tried is returned too.
+func ensureSnapshot(ctx context.Context, cfg *Config, accel string) (snapshot, *Result, error) {
 	key, err := warmKey(cfg, accel)
 	if err != nil {
-		return snapshot{}, err
+		return snapshot{}, nil, err
 	}
 	root := WarmDir(cfg.CacheDir)
 	snap := snapshot{dir: filepath.Join(root, key)}
 	if _, err := os.Stat(snap.state()); err == nil {
-		return snap, nil
+		return snap, nil, nil
 	}
 	if why, err := os.ReadFile(refusedFile(snap.dir)); err == nil {
-		return snapshot{}, fmt.Errorf("this guest %w: %s", errRefused, strings.TrimSpace(string(why)))
+		return snapshot{}, nil, fmt.Errorf("%w: %s", errRefused, strings.TrimSpace(string(why)))
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return snapshot{}, err
+		return snapshot{}, nil, err
 	}
 	unlock, err := lockFile(ctx, snap.dir+".lock")
 	if err != nil {
-		return snapshot{}, err
+		return snapshot{}, nil, err
 	}
 	defer unlock()
 	if _, err := os.Stat(snap.state()); err == nil {
-		return snap, nil // saved by another process meanwhile
+		return snap, nil, nil // saved by another process meanwhile
 	}
 	start := time.Now()
-	cfg.Log.Info("saving a booted guest for this kernel, so later runs start in a fraction of a boot (once)", "kernel", cfg.Kernel)
+	cfg.Log.Debug("saving a booted guest for this kernel, so later runs restore it instead of booting", "kernel", cfg.Kernel)
 	tmp, err := os.MkdirTemp(root, key+".tmp-")
 	if err != nil {
-		return snapshot{}, err
+		return snapshot{}, nil, err
 	}
 	defer os.RemoveAll(tmp)
-	if err := saveGuest(ctx, cfg, accel, snapshot{dir: tmp}); err != nil {
-		if errors.Is(err, errRefused) {
-			_ = os.WriteFile(refusedFile(snap.dir), []byte(err.Error()+"\n"), 0o644)
+	res, err := saveGuest(ctx, cfg, accel, snapshot{dir: tmp})
+	if err != nil {
+		var ve *Error
+		if errors.As(err, &ve) && strings.HasPrefix(ve.Msg, refusedMsg) {
+			_ = os.WriteFile(refusedFile(snap.dir), []byte(ve.Msg+"\n"), 0o644)
+			cfg.Log.Warn("guests of this kernel cannot be saved: every run boots it", "reason", ve.Msg)
+			err = fmt.Errorf("%w: %s", errRefused, ve.Msg)
 		}
-		return snapshot{}, err
+		return snapshot{}, res, err
 	}
 	if err := os.Rename(tmp, snap.dir); err != nil {
-		return snapshot{}, err
+		return snapshot{}, nil, err
 	}
-	fi, _ := os.Stat(snap.state())
-	size := int64(0)
-	if fi != nil {
+	var size int64
+	if fi, err := os.Stat(snap.state()); err == nil {
 		size = fi.Size()
 	}
-	cfg.Log.Info("guest saved", "size", fmt.Sprintf("%.0f MiB", float64(size)/(1<<20)), "took", time.Since(start).Round(time.Millisecond))
+	cfg.Log.Debug("guest saved", "size", fmt.Sprintf("%.0f MiB", float64(size)/(1<<20)), "took", time.Since(start).Round(time.Millisecond))
 	trimWarm(root, cfg.WarmCacheMax, snap.dir, cfg)
-	return snap, nil
+	return snap, nil, nil
 }
 
 // lockFile takes an exclusive lock on p, waiting for it as long as ctx
@@ -322,117 +337,40 @@ func lockFile(ctx context.Context, p string) (func(), error) {
 	}
 }
 
-// saveGuest boots a guest for a snapshot, waits until its init is ready,
-// and saves it to snap.
-func saveGuest(ctx context.Context, cfg *Config, accel string, snap snapshot) error {
+// saveGuest boots a guest for a snapshot and saves it to snap once its
+// init is ready.
+func saveGuest(ctx context.Context, cfg *Config, accel string, snap snapshot) (*Result, error) {
 	base, err := baseArchive(cfg.Init, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, m := range warmModules(cfg.modulesDir()) {
 		if err := base.File(filepath.Join(warmModulesDir, filepath.Base(m)), m); err != nil {
-			return err
+			return nil, Errorf(ClassInfra, "packing %s: %w", m, err)
 		}
 	}
 	if err := writeArchive(base, snap.initrd()); err != nil {
-		return err
+		return nil, err
 	}
 	wcfg := warmConfig(cfg)
-	consoleR, consoleW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer consoleR.Close()
-	dataR, dataW, err := os.Pipe()
-	if err != nil {
-		consoleW.Close()
-		return err
-	}
-	defer dataR.Close()
-	port, guestPort, err := socketPair()
-	if err != nil {
-		consoleW.Close()
-		dataW.Close()
-		return err
-	}
-	defer port.Close()
-	mon, guestMon, err := socketPair()
-	if err != nil {
-		consoleW.Close()
-		dataW.Close()
-		guestPort.Close()
-		return err
-	}
-	defer mon.Close()
+	return boot(ctx, &wcfg, accel, snap.initrd(), Job{}, &warmStart{saveTo: snap.state()})
+}
 
-	args := qemuArgs(&wcfg, accel, snap.initrd(), 3, 4)
-	args = append(args, warmDeviceArgs(5)...)
-	args = append(args, "-chardev", "socket,id=qmp,fd=6", "-mon", "chardev=qmp,mode=control")
-	cmd := exec.Command(cfg.QEMU, args...)
-	cmd.ExtraFiles = []*os.File{consoleW, dataW, guestPort, guestMon}
-	var qerr strings.Builder
-	cmd.Stderr = &limitedWriter{w: &qerr, n: 8192}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	cfg.Log.Debug("starting qemu to save a guest", "cmd", ShellQuote(append([]string{cfg.QEMU}, args...)))
-	exited := make(chan error, 1)
-	err = startLocked(cmd, exited)
-	for _, f := range cmd.ExtraFiles {
-		f.Close()
-	}
-	if err != nil {
-		return err
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-	tail := newConsoleTail(40)
-	go tail.consume(consoleR, cfg.Console)
-	go func() { _, _ = io.Copy(io.Discard, dataR) }()
-
-	// The init says it is ready, or why it cannot be.
-	ready := make(chan error, 1)
-	go func() {
-		f, err := readFrame(port)
-		switch {
-		case err != nil:
-			ready <- err
-		case f.Type == FrameReady:
-			ready <- nil
-		case f.Type == FrameError && len(f.Data) > 0:
-			ready <- fmt.Errorf("%w: %s", errRefused, f.Data[1:])
-		default:
-			ready <- fmt.Errorf("%w: %v frame before ready", ErrBadFrame, f.Type)
-		}
-	}()
-	timer := time.NewTimer(cfg.BootTimeout)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return fmt.Errorf("the guest's init was not ready within %v", cfg.BootTimeout)
-	case err := <-exited:
-		lines, _, _ := tail.snapshot()
-		return fmt.Errorf("qemu stopped before the guest was ready (%v): %s%s", err, firstLine(qerr.String()), lastLine(lines))
-	case <-tail.panicked:
-		return errors.New(tail.panicLine)
-	case err := <-ready:
-		if err != nil {
-			return err
-		}
-	}
-
-	q := newQMP(mon)
+// save saves the guest, ready and waiting for its job, with QEMU's
+// migration to a file; QEMU stops the guest once it is saved.
+func (w *warmStart) save(ctx context.Context) error {
+	q := newQMP(w.monitor)
 	if err := q.handshake(); err != nil {
 		return fmt.Errorf("qemu's monitor: %w", err)
 	}
-	uri := "exec:cat > " + ShellQuote([]string{snap.state()})
+	uri := "exec:cat > " + ShellQuote([]string{w.saveTo})
 	if _, err := q.run("migrate", map[string]any{"uri": uri}); err != nil {
-		return fmt.Errorf("saving the guest: %w", err)
+		return err
 	}
-	deadline := time.Now().Add(warmSaveTimeout)
-	for {
+	for ctx.Err() == nil {
 		out, err := q.run("query-migrate", nil)
 		if err != nil {
-			return fmt.Errorf("saving the guest: %w", err)
+			return err
 		}
 		var st struct {
 			Status    string `json:"status"`
@@ -443,20 +381,11 @@ func saveGuest(ctx context.Context, cfg *Config, accel string, snap snapshot) er
 		case "completed":
 			return nil
 		case "failed", "cancelled":
-			return fmt.Errorf("%w: qemu's migration %s: %s", errRefused, st.Status, st.ErrorDesc)
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("saving the guest took over %v (%s)", warmSaveTimeout, st.Status)
+			return fmt.Errorf("qemu's migration %s: %s", st.Status, st.ErrorDesc)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func lastLine(lines []string) string {
-	if len(lines) == 0 {
-		return ""
-	}
-	return "; console: " + lines[len(lines)-1]
+	return ctx.Err()
 }
 
 // qmp speaks QEMU's machine protocol, one command at a time.
