@@ -12,7 +12,7 @@ GOFLAGS_BUILD := -trimpath -ldflags='-s -w'
 # Every lab directory gives a 'make lab-N' (labs register themselves: labs/all).
 LABS    := $(notdir $(wildcard labs/lab-*))
 
-.PHONY: all deps build doctor kernels test vet lint-workflows container-check bench bench-boot bench-lab bench-run bench-graders soak stress-graders clean help vmlinux-h $(LABS)
+.PHONY: all deps build doctor kernels test test-ebpf-suite vet lint-workflows container-check bench bench-boot bench-lab bench-run bench-graders soak stress-graders clean help vmlinux-h $(LABS)
 
 all: build
 
@@ -24,6 +24,7 @@ help:
 	@echo "make kernels          fetch every kernel of the matrix"
 	@echo "make doctor           what this machine lacks, each with its fix (BOOT=1 also boots once)"
 	@echo "make lint-workflows   actionlint on .github/workflows and .github/actions (part of make test)"
+	@echo "make test-ebpf-suite  cilium/ebpf's own test suite on every kernel (not part of make test)"
 	@echo "make container-check  build the Dockerfile and grade lab 1 in it, with buildah and podman (not part of make test)"
 
 deps:
@@ -76,6 +77,11 @@ stress-graders: build kernels
 # Serial against parallel 'bpflab run --kernel all' of a trivial package.
 bench-run: build kernels
 	@scripts/bench-run.sh
+
+# cilium/ebpf's own suite on every kernel through 'bpflab run', unchanged
+# (not part of 'make test'); results in bin/ebpf-suite.
+test-ebpf-suite: build kernels
+	@scripts/ebpf-suite.sh $(KERNEL)
 
 # 200 boots across the matrix and every failure class (not part of 'make test').
 soak: build kernels

@@ -57,7 +57,7 @@ func gradeSolution(t *testing.T, lab *harness.Lab, labels []string, edit func(*v
 		t.Fatal(err)
 	}
 	var log strings.Builder
-	cfg := vmtest.Config{Kernel: k.Path, Init: bin, Accel: "tcg", Stdout: &log, Stderr: &log, Log: testvm.Logger(t), RunTimeout: 5 * time.Minute}
+	cfg := vmtest.Config{Kernel: k.Path, Init: bin, Accel: "tcg", Stdout: &log, Stderr: &log, Log: testvm.Logger(t), RunTimeout: 5 * time.Minute, CacheDir: testvm.CacheDir()}
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -24,6 +24,7 @@ declare -A need_files=(
   [/usr/lib/x86_64-linux-gnu/libc.a]=libc6-dev
   [/usr/share/keyrings/debian-archive-keyring.gpg]=debian-archive-keyring
   [/bin/busybox]=busybox-static
+  [/sbin/depmod]=kmod
 )
 
 missing=()

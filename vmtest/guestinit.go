@@ -32,6 +32,12 @@ type Job struct {
 	// Interactive runs the payload on the console (the first serial port)
 	// as its controlling terminal, for a shell a person types into.
 	Interactive bool `json:"interactive,omitempty"`
+	// HostView shows the host's files, read-only, at their paths in the
+	// guest (see hostview.go).
+	HostView bool `json:"hostView,omitempty"`
+	// ModuleTree is the host directory of the kernel's modules, with
+	// their indexes, shown at /lib/modules/RELEASE with the host view.
+	ModuleTree string `json:"moduleTree,omitempty"`
 
 	// ShipDir copies Dir's files and its testdata/ tree into the guest at
 	// the same paths (host side only).
@@ -69,6 +75,9 @@ type guestOS interface {
 	// pool and reseeds the kernel's generator from it.
 	SetTime(unixNano int64) error
 	AddEntropy(seed []byte) error
+	// MountHostView mounts the host view (see hostview.go), and the
+	// host's moduleTree, if any, at /lib/modules/RELEASE.
+	MountHostView(moduleTree string) error
 	// Log writes a line to the kernel console.
 	Log(format string, args ...any)
 	PowerOff()
@@ -162,6 +171,12 @@ func runInit(g guestOS) {
 	if err := json.Unmarshal(raw, &job); err != nil || len(job.Args) == 0 {
 		fw.sendError(ClassInfra, "decoding the job: %v", err)
 		return
+	}
+	if job.HostView {
+		if err := g.MountHostView(job.ModuleTree); err != nil {
+			fw.sendError(ClassInfra, "showing the host's files in the guest: %v (--host-view=false runs without them)", err)
+			return
+		}
 	}
 	for _, d := range job.Mkdirs {
 		if err := g.MkdirAll(d, 0o755); err != nil {

@@ -139,23 +139,29 @@ func (linuxGuest) OpenWarmPort() (io.ReadWriter, error) {
 			return nil, err
 		}
 	}
+	return openNamedPort(warmPortName)
+}
+
+// openNamedPort opens the virtio-serial port named name, waiting for it to
+// appear in sysfs.
+func openNamedPort(name string) (*os.File, error) {
 	var dev string
 	deadline := time.Now().Add(5 * time.Second)
 	for dev == "" {
 		ports, _ := filepath.Glob("/sys/class/virtio-ports/*")
 		for _, p := range ports {
-			if name, _ := os.ReadFile(filepath.Join(p, "name")); strings.TrimSpace(string(name)) == warmPortName {
+			if n, _ := os.ReadFile(filepath.Join(p, "name")); strings.TrimSpace(string(n)) == name {
 				dev = p
 			}
 		}
 		if dev == "" {
 			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("no virtio-serial port named %s (ports: %v)", warmPortName, ports)
+				return nil, fmt.Errorf("no virtio-serial port named %s (ports: %v)", name, ports)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	f, err := openCharDev(filepath.Join(dev, "dev"), "/run/bpflab-warm")
+	f, err := openCharDev(filepath.Join(dev, "dev"), "/run/bpflab-"+filepath.Base(dev))
 	if err != nil {
 		return nil, err
 	}

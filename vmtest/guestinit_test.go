@@ -81,6 +81,8 @@ func (f *fakeGuest) Symlink(target, link string) error {
 
 func (f *fakeGuest) SetTime(ns int64) error { f.time = ns; return nil }
 
+func (f *fakeGuest) MountHostView(string) error { f.mounts = append(f.mounts, "host view"); return nil }
+
 func (f *fakeGuest) AddEntropy(seed []byte) error { f.seed = append([]byte(nil), seed...); return nil }
 
 func (f *fakeGuest) Log(format string, args ...any) { f.logs = append(f.logs, format) }

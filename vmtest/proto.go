@@ -40,6 +40,9 @@ const (
 	// guest answers FrameReady, so the job's header carries the time of
 	// a guest that is running, not of one still being loaded.
 	FrameWake
+	// FrameFuse carries one FUSE request from the guest's kernel, or the
+	// host's answer to one, on the host view's port (see hostview.go).
+	FrameFuse
 )
 
 func (t FrameType) String() string {
@@ -64,6 +67,8 @@ func (t FrameType) String() string {
 		return "job"
 	case FrameWake:
 		return "wake"
+	case FrameFuse:
+		return "fuse"
 	}
 	return fmt.Sprintf("frame(%d)", uint8(t))
 }

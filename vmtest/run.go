@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bpflab/bpflab/vmtest/kernels"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -74,6 +75,11 @@ type Config struct {
 	// Cold boots the kernel even when a saved guest could be restored
 	// (see [Run]).
 	Cold bool
+	// HostView shows the host's files, read-only, at their own paths in
+	// the guest, fetched when the payload reads them; writes land in a
+	// tmpfs (see hostview.go). Never for a payload that is not trusted
+	// with the host's files.
+	HostView bool
 	// Modules is a directory of the modules the guest's init loads to
 	// reach the warm start's port when the kernel does not build them in
 	// (default: the modules directory beside Kernel, as 'bpflab kernels
@@ -173,6 +179,10 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 		}
 	}
 	job.Interactive = cfg.Interactive
+	job.HostView = cfg.HostView && !cfg.Interactive
+	if trees, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg.Kernel), kernels.TreeDir, "*")); job.HostView && len(trees) == 1 {
+		job.ModuleTree = trees[0]
+	}
 	accel := cfg.Accel
 	if accel == "auto" {
 		accel = chooseAccel(cfg.CacheDir)
@@ -199,7 +209,7 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 	defer os.RemoveAll(tmp)
 
 	initrd := filepath.Join(tmp, "initramfs.cpio")
-	if err := writeInitramfs(initrd, cfg.Init, job); err != nil {
+	if err := writeInitramfs(initrd, &cfg, job); err != nil {
 		return nil, err
 	}
 	res, err := boot(ctx, &cfg, accel, initrd, job, nil)
@@ -266,12 +276,44 @@ func checkKernel(p string) error {
 
 // writeInitramfs puts the init, the job and everything the payload needs
 // into a cpio archive at dst.
-func writeInitramfs(dst, init string, job Job) error {
-	r, err := jobArchive(init, job, true)
+func writeInitramfs(dst string, cfg *Config, job Job) error {
+	r, err := jobArchive(cfg.Init, job, true)
 	if err != nil {
 		return err
 	}
+	if err := addKernelConfig(r, cfg.Kernel); err != nil {
+		return err
+	}
+	if job.HostView {
+		if err := addModules(r, cfg.modulesDir()); err != nil {
+			return err
+		}
+	}
 	return writeArchive(r, dst)
+}
+
+// addModules puts the modules the init may load (kernels.WarmModules) in
+// the archive.
+func addModules(r *Initramfs, dir string) error {
+	for _, m := range warmModules(dir) {
+		if err := r.File(filepath.Join(warmModulesDir, filepath.Base(m)), m); err != nil {
+			return Errorf(ClassInfra, "packing %s: %w", m, err)
+		}
+	}
+	return nil
+}
+
+// addKernelConfig puts the kernel's build configuration, kept beside its
+// image by 'bpflab kernels fetch' as config-RELEASE, at /boot/config-RELEASE,
+// where libbpf and cilium/ebpf look for it (programs with __kconfig externs).
+func addKernelConfig(r *Initramfs, kernel string) error {
+	configs, _ := filepath.Glob(filepath.Join(filepath.Dir(kernel), "config-*"))
+	for _, c := range configs {
+		if err := r.File(filepath.Join("/boot", filepath.Base(c)), c); err != nil {
+			return Errorf(ClassInfra, "packing %s: %w", c, err)
+		}
+	}
+	return nil
 }
 
 // writeArchive writes r to the file dst.
@@ -459,33 +501,37 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job, w *wa
 	extra := []*os.File{consoleW, dataW}
 	var frameSrc io.Reader = dataR
 	var sideFrames io.Reader // the serial port, where a warm init says why it has no port
-	if w != nil {
-		host, guest, err := socketPair()
+	var jobPort, filesPort *os.File
+	if w != nil || job.HostView {
+		// The virtio-serial ports: the warm start's (fd 5) and the host
+		// view's (fd 6). A saved guest has both, whether or not the run
+		// that restores it uses the host view.
+		pairs, err := socketPairs(3)
 		if err != nil {
 			consoleW.Close()
 			dataW.Close()
 			return nil, Errorf(ClassInfra, "creating a socket pair: %w", err)
 		}
-		defer host.Close()
-		defer guest.Close()
-		args = append(args, warmDeviceArgs(5)...)
-		extra = append(extra, guest)
-		if w.state != nil {
-			args = append(args, "-incoming", "fd:6")
-			extra = append(extra, w.state)
-		} else {
-			mon, guestMon, err := socketPair()
-			if err != nil {
-				consoleW.Close()
-				dataW.Close()
-				return nil, Errorf(ClassInfra, "creating a socket pair: %w", err)
-			}
-			defer mon.Close()
-			defer guestMon.Close()
-			args = append(args, "-chardev", "socket,id=qmp,fd=6", "-mon", "chardev=qmp,mode=control")
-			extra = append(extra, guestMon)
-			w.monitor = mon
+		for _, p := range pairs {
+			defer p[0].Close()
+			defer p[1].Close()
 		}
+		jobPort, filesPort = pairs[0][0], pairs[1][0]
+		args = append(args, warmDeviceArgs(5, 6)...)
+		extra = append(extra, pairs[0][1], pairs[1][1])
+		switch {
+		case w == nil:
+		case w.state != nil:
+			args = append(args, "-incoming", "fd:7")
+			extra = append(extra, w.state)
+		default:
+			args = append(args, "-chardev", "socket,id=qmp,fd=7", "-mon", "chardev=qmp,mode=control")
+			extra = append(extra, pairs[2][1])
+			w.monitor = pairs[2][0]
+		}
+	}
+	if w != nil {
+		host := jobPort
 		frameSrc, sideFrames = host, dataR
 		w.port = host
 	}
@@ -515,15 +561,20 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job, w *wa
 	kill := func() { _ = cmd.Process.Kill() }
 	defer kill()
 	sendErr := make(chan error, 2)
-	if w != nil {
-		for _, f := range extra[2:] {
-			if f != w.state {
-				f.Close()
+	for _, f := range extra[2:] {
+		if w == nil || f != w.state {
+			f.Close()
+		}
+	}
+	if w != nil && w.state != nil {
+		go func() { sendErr <- w.wake() }()
+	}
+	if job.HostView {
+		go func() {
+			if err := serveHostView(ctx, filesPort, "/"); err != nil {
+				cfg.Log.Debug("the host view stopped", "error", err)
 			}
-		}
-		if w.state != nil {
-			go func() { sendErr <- w.wake() }()
-		}
+		}()
 	}
 
 	tail := newConsoleTail(40)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,12 +19,23 @@ import (
 // payloadEnv selects what this test binary does when it is the payload.
 const payloadEnv = "BPFLAB_TEST_PAYLOAD"
 
+// warmCache holds the guests the tests save and restore, shared by the
+// tests that do not damage or empty it, so each kernel is saved once.
+var warmCache string
+
 func TestMain(m *testing.M) {
 	if c := os.Getenv(payloadEnv); c != "" {
 		payload(c)
 		return
 	}
-	os.Exit(m.Run())
+	var err error
+	if warmCache, err = os.MkdirTemp("", "bpflab-warm-test-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(warmCache)
+	os.Exit(code)
 }
 
 // payload runs inside the guest.
@@ -50,6 +62,12 @@ func payload(c string) {
 			fmt.Fprintln(os.Stderr, "no BTF:", err)
 			os.Exit(12)
 		}
+		// The kernel's configuration where libbpf looks for it.
+		rel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+		if _, err := os.Stat("/boot/config-" + strings.TrimSpace(string(rel))); err != nil {
+			fmt.Fprintln(os.Stderr, "kernel config:", err)
+			os.Exit(15)
+		}
 		fixture, err := os.ReadFile("testdata/hello.txt")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "testdata:", err)
@@ -73,14 +91,33 @@ func payload(c string) {
 		uuid, _ := os.ReadFile("/proc/sys/kernel/random/uuid")
 		ents, _ := os.ReadDir("/tmp")
 		self, _ := os.Executable()
+		wd, _ := os.Getwd()
 		var names []string
 		for _, e := range ents {
-			if !strings.HasPrefix(self, "/tmp/"+e.Name()+"/") { // the payload's own
+			own := "/tmp/" + e.Name() + "/"
+			if !strings.HasPrefix(self, own) && !strings.HasPrefix(wd+"/", own) { // the payload's own
 				names = append(names, e.Name())
 			}
 		}
 		_ = os.WriteFile("/tmp/left-behind", nil, 0o644)
 		fmt.Printf("uuid=%s time=%d tmp=%s\n", strings.TrimSpace(string(uuid)), time.Now().Unix(), strings.Join(names, ","))
+	case "hostview":
+		// The host's files at their paths, read-only: the module's go.mod
+		// is outside the package directory, so only the host view has it.
+		mod, err := os.ReadFile("../go.mod")
+		first, _, _ := strings.Cut(string(mod), "\n")
+		fmt.Printf("gomod=%q err=%v\n", first, err != nil)
+		fmt.Printf("write=%v\n", os.WriteFile("../bpflab-hostview-probe", []byte("guest"), 0o644))
+		b, err := os.ReadFile("../bpflab-hostview-probe")
+		fmt.Printf("readback=%q %v\n", b, err)
+		// The kernel's own modules, with their dependencies, through the
+		// host's modprobe.
+		out, err := exec.Command("/sbin/modprobe", "dummy").CombinedOutput()
+		_, serr := os.Stat("/sys/module/dummy")
+		fmt.Printf("modprobe=%v %s\n", serr == nil, bytes.TrimSpace(out))
+		if err != nil || serr != nil {
+			fmt.Fprintf(os.Stderr, "modprobe dummy: %v %v\n", err, serr)
+		}
 	case "exit3":
 		fmt.Println("about to exit 3")
 		os.Exit(3)
@@ -143,7 +180,7 @@ func bootWith(t *testing.T, k testvm.Kernel, c string, mod func(*vmtest.Config, 
 // Each case runs twice: booting the kernel, and restoring a guest saved
 // after a boot (a warm start), which must not differ in any of it.
 func TestMatrix(t *testing.T) {
-	cache := t.TempDir()
+	cache := warmCache
 	for _, k := range testvm.Kernels(t) {
 		t.Run(k.Alias, func(t *testing.T) {
 			t.Parallel()

@@ -49,7 +49,7 @@ const warmSaveTimeout = 60 * time.Second
 
 // warmVersion changes when the init's side of a warm start does, so old
 // snapshots are never restored by a bpflab that speaks differently.
-const warmVersion = "bpflab-warm-1"
+const warmVersion = "bpflab-warm-2"
 
 // WarmDir is where the saved guests live in a cache directory.
 func WarmDir(cacheDir string) string { return filepath.Join(cacheDir, "warm") }
@@ -115,14 +115,34 @@ func warmConfig(cfg *Config) Config {
 	return w
 }
 
-// warmDeviceArgs adds the virtio-serial port, its host side the socket at
-// descriptor fd.
-func warmDeviceArgs(fd int) []string {
+// warmDeviceArgs adds the virtio-serial ports: the warm start's, its host
+// side the socket at descriptor jobFD, and the host view's at filesFD.
+func warmDeviceArgs(jobFD, filesFD int) []string {
 	return []string{
 		"-device", "virtio-serial-pci,id=warm",
-		"-chardev", fmt.Sprintf("socket,id=job,fd=%d", fd),
+		"-chardev", fmt.Sprintf("socket,id=job,fd=%d", jobFD),
 		"-device", "virtserialport,bus=warm.0,chardev=job,name=" + warmPortName,
+		"-chardev", fmt.Sprintf("socket,id=files,fd=%d", filesFD),
+		"-device", "virtserialport,bus=warm.0,chardev=files,name=" + filesPortName,
 	}
+}
+
+// socketPairs returns n socket pairs (see socketPair), closing what it
+// made if one fails.
+func socketPairs(n int) ([][2]*os.File, error) {
+	var out [][2]*os.File
+	for i := 0; i < n; i++ {
+		a, b, err := socketPair()
+		if err != nil {
+			for _, p := range out {
+				p[0].Close()
+				p[1].Close()
+			}
+			return nil, err
+		}
+		out = append(out, [2]*os.File{a, b})
+	}
+	return out, nil
 }
 
 // socketPair returns two connected stream sockets; the first, for this
@@ -163,7 +183,9 @@ func warmKey(cfg *Config, accel string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\nmachine=pc accel=%s memory=%d cpus=%d\ncmdline=%s\n",
 		warmVersion, accel, cfg.MemoryMiB, cfg.CPUs, kernelCmdline(cfg))
+	configs, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg.Kernel), "config-*"))
 	files := append([]string{cfg.Kernel, cfg.Init}, warmModules(cfg.modulesDir())...)
+	files = append(files, configs...)
 	for _, f := range files {
 		if err := hashFile(h, f); err != nil {
 			return "", err
@@ -344,10 +366,11 @@ func saveGuest(ctx context.Context, cfg *Config, accel string, snap snapshot) (*
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range warmModules(cfg.modulesDir()) {
-		if err := base.File(filepath.Join(warmModulesDir, filepath.Base(m)), m); err != nil {
-			return nil, Errorf(ClassInfra, "packing %s: %w", m, err)
-		}
+	if err := addKernelConfig(base, cfg.Kernel); err != nil {
+		return nil, err
+	}
+	if err := addModules(base, cfg.modulesDir()); err != nil {
+		return nil, err
 	}
 	if err := writeArchive(base, snap.initrd()); err != nil {
 		return nil, err

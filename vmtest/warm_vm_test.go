@@ -43,7 +43,7 @@ func fresh(t *testing.T, k testvm.Kernel, cache string, log hclog.Logger) (*vmte
 // another and at once: each must draw its own random numbers, run on the
 // host's time, and find /tmp as a boot leaves it.
 func TestWarmGuestsAreFresh(t *testing.T) {
-	cache := t.TempDir()
+	cache := warmCache
 	for _, k := range testvm.Kernels(t) {
 		t.Run(k.Alias, func(t *testing.T) {
 			seen := map[string]bool{}
@@ -133,4 +133,43 @@ func TestWarmCacheClean(t *testing.T) {
 	if e := vmtest.WarmEntries(cache); len(e) != 0 {
 		t.Errorf("entries after clean: %v", e)
 	}
+}
+
+// TestHostView: with the host view, a payload reads the host's files at
+// their paths, and its writes stay in the guest; without it, it sees only
+// what was shipped. Restored and booted guests alike.
+func TestHostView(t *testing.T) {
+	probe := filepath.Join("..", "bpflab-hostview-probe")
+	t.Cleanup(func() { os.Remove(probe) })
+	view := func(cache string, on bool) func(*vmtest.Config, *vmtest.Job) {
+		return func(c *vmtest.Config, j *vmtest.Job) { c.CacheDir, c.HostView = cache, on }
+	}
+	for _, k := range testvm.Kernels(t) {
+		t.Run(k.Alias, func(t *testing.T) {
+			res, stdout, stderr, err := boot(t, k, "hostview", view(warmCache, true))
+			if err != nil || res.Status != (vmtest.ExitStatus{}) {
+				t.Fatalf("run: %v %+v\n%s", err, res, stderr)
+			}
+			want := "gomod=\"module github.com/bpflab/bpflab\" err=false\nwrite=<nil>\nreadback=\"guest\" <nil>\nmodprobe=true \n"
+			if stdout != want || !res.Warm {
+				t.Errorf("warm=%v, the payload saw:\n%s\nwant:\n%s", res.Warm, stdout, want)
+			}
+			if _, err := os.Stat(probe); err == nil {
+				t.Errorf("a write in the guest reached the host: %s", probe)
+			}
+		})
+	}
+	k := testvm.Default(t)
+	t.Run("cold", func(t *testing.T) {
+		res, stdout, _, err := boot(t, k, "hostview", view("", true))
+		if err != nil || res.Warm || !strings.HasPrefix(stdout, "gomod=\"module github.com/bpflab/bpflab\" err=false") {
+			t.Errorf("a booted guest with the host view: warm=%v err=%v output:\n%s", res != nil && res.Warm, err, stdout)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		_, stdout, _, err := boot(t, k, "hostview", view(warmCache, false))
+		if err != nil || !strings.HasPrefix(stdout, "gomod=\"\" err=true") {
+			t.Errorf("without the host view the payload read the host's go.mod: %v\n%s", err, stdout)
+		}
+	})
 }

@@ -336,6 +336,7 @@ func cmdGrade(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return
 		}
 		cfg := vf.config(log, &r.log, &r.log)
+		cfg.HostView = false // a submission never sees the host's files
 		cfg.Kernel = t.path
 		cfg.Init = self
 		if vf.runTimeout == 0 {

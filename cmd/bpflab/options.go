@@ -42,6 +42,7 @@ type vmFlags struct {
 	qemuArgs    multiFlag
 	cmdline     string
 	cold        bool
+	hostView    bool
 }
 
 // multiFlag is a repeatable flag.
@@ -103,6 +104,9 @@ func vmOptions() []option {
 		{name: "cold", def: false, conf: true,
 			usage: "boot the kernel even when a saved guest could be restored (env BPFLAB_COLD=1; see 'bpflab cache')",
 			field: func(v *vmFlags) any { return &v.cold }},
+		{name: "host-view", def: true, conf: true,
+			usage: "show the host's files read-only at their paths in the guest, fetched when read (exec and run; grading never does)",
+			field: func(v *vmFlags) any { return &v.hostView }},
 		{name: "console", def: false,
 			usage: "print the kernel console to stderr",
 			field: func(v *vmFlags) any { return &v.console }},
@@ -262,6 +266,7 @@ func (v *vmFlags) config(log hclog.Logger, stdout, stderr io.Writer) vmtest.Conf
 		Cmdline:     v.cmdline,
 		Log:         log.Named("vm"),
 		Cold:        v.cold || os.Getenv("BPFLAB_COLD") == "1",
+		HostView:    v.hostView,
 	}
 	if v.console {
 		cfg.Console = stderr

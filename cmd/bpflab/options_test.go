@@ -43,6 +43,7 @@ func TestOptionDefaults(t *testing.T) {
 		memory:      vmtest.DefaultMemoryMiB,
 		cpus:        vmtest.DefaultCPUs,
 		bootTimeout: vmtest.DefaultBootTimeout,
+		hostView:    true,
 	}
 	if diff := cmp.Diff(want, vf, allowVMFlags); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -52,7 +53,7 @@ func TestOptionDefaults(t *testing.T) {
 	}
 	// Pinned, the options a bpflab.conf may set are written all the same.
 	vf.kernel = "6.1"
-	want2 := []string{"--kernel", "6.1", "--accel", "auto", "--memory", "512", "--cpus", "1", "--boot-timeout", "1m0s", "--run-timeout", "0s", "--cold=false"}
+	want2 := []string{"--kernel", "6.1", "--accel", "auto", "--memory", "512", "--cpus", "1", "--boot-timeout", "1m0s", "--run-timeout", "0s", "--cold=false", "--host-view"}
 	if diff := cmp.Diff(want2, vf.flagArgs(true)); diff != "" {
 		t.Errorf("flagArgs(true) (-want +got):\n%s", diff)
 	}

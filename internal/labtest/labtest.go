@@ -113,7 +113,9 @@ func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.
 				mine[i].Seed = rand.Uint64N(1<<53-1) + 1
 			}
 			var log strings.Builder
-			cfg := vmtest.Config{Kernel: k.Path, Init: bin, Accel: "tcg", Stdout: &log, Stderr: &log, Log: testvm.Logger(t),
+			// Warm starts, as 'bpflab grade' has them: the guests saved
+			// for the default cache, shared with the other packages' tests.
+			cfg := vmtest.Config{Kernel: k.Path, Init: bin, Accel: "tcg", Stdout: &log, Stderr: &log, Log: testvm.Logger(t), CacheDir: testvm.CacheDir(),
 				RunTimeout: 5*time.Minute + time.Duration(len(mine))*20*time.Second}
 			reports, err := harness.GradeInVM(ctx, lab, mine, k.Alias, cfg, t.TempDir())
 			if err != nil {

@@ -239,3 +239,7 @@ func lockGuests(tb testing.TB, exclusive bool) {
 		}
 	})
 }
+
+// CacheDir is the cache that bpflab's commands use by default: tests that
+// grade or run through vmtest directly use its saved guests too.
+func CacheDir() string { return kernels.DefaultDir() }

@@ -77,7 +77,7 @@ func TestExtractImageLayouts(t *testing.T) {
 	})
 }
 
-func TestExtractKeepsWarmModules(t *testing.T) {
+func TestExtractKeepsModulesAndConfig(t *testing.T) {
 	entries := map[string]string{
 		"./boot/vmlinuz-6.1.0-50-cloud-amd64":                                              "IMAGE",
 		"./lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/virtio/virtio.ko":               "v",
@@ -86,18 +86,33 @@ func TestExtractKeepsWarmModules(t *testing.T) {
 		"./lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/char/virtio_console.ko":         "c",
 		"./usr/lib/modules/6.18.1-cloud-amd64/kernel/drivers/virtio/virtio_ring.ko.xz":     "x",
 		"./lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/block/virtio_blk.ko":            "no",
+		"./boot/config-6.1.0-50-cloud-amd64":                                               "CONFIG_BPF=y",
+		"./usr/lib/modules/7.3.4+deb13-cloud-amd64/config":                                 "CONFIG_BPF=y 7",
 		"./usr/share/doc/linux-image-6.1.0-50-cloud-amd64/kernel/drivers/virtio/virtio.ko": "no",
 	}
 	kept := map[string]string{}
 	var out bytes.Buffer
-	if _, err := extract(tarOf(t, entries, nil), &out, func(file string, r io.Reader) error {
+	if _, err := extract(tarOf(t, entries, nil), &out, func(files []string, r io.Reader) error {
 		b, err := io.ReadAll(r)
-		kept[file] = string(b)
+		for _, f := range files {
+			kept[f] = string(b)
+		}
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"virtio.ko": "v", "virtio_pci.ko": "p", "virtio_console.ko": "c", "virtio_ring.ko.xz": "x"}
+	want := map[string]string{
+		"modules/virtio.ko": "v", "modules/virtio_pci.ko": "p", "modules/virtio_console.ko": "c", "modules/virtio_ring.ko.xz": "x",
+		"config-6.1.0-50-cloud-amd64": "CONFIG_BPF=y", "config-7.3.4+deb13-cloud-amd64": "CONFIG_BPF=y 7",
+		// The whole tree, under one prefix whatever the package's.
+		"usr/lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/virtio/virtio.ko":         "v",
+		"usr/lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/virtio/virtio_pci.ko":     "p",
+		"usr/lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/virtio/virtio_balloon.ko": "no",
+		"usr/lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/char/virtio_console.ko":   "c",
+		"usr/lib/modules/6.18.1-cloud-amd64/kernel/drivers/virtio/virtio_ring.ko.xz":   "x",
+		"usr/lib/modules/6.1.0-50-cloud-amd64/kernel/drivers/block/virtio_blk.ko":      "no",
+		"usr/lib/modules/7.3.4+deb13-cloud-amd64/config":                               "CONFIG_BPF=y 7",
+	}
 	if diff := cmp.Diff(want, kept); diff != "" {
 		t.Errorf("kept modules (-want +got):\n%s", diff)
 	}

@@ -70,16 +70,23 @@ func (s *Store) ImagePath(k Kernel) string {
 	return filepath.Join(s.Dir, "kernels", k.Package+"_"+k.Version, "vmlinuz")
 }
 
-// Cached returns k's image path if it has been fetched. A kernel fetched
-// by a bpflab that kept no modules beside the image is fetched again.
+// layout names what a fetch keeps beside the image; a kernel fetched by a
+// bpflab that kept less (before the warm start's modules and the
+// configuration) is fetched again.
+const layout = "image modules(fuse,overlay) config tree+depmod\n"
+
+// layoutFile records, beside the image, what the fetch kept.
+const layoutFile = ".layout"
+
+// Cached returns k's image path if it has been fetched.
 func (s *Store) Cached(k Kernel) (string, bool) {
 	p := s.ImagePath(k)
 	fi, err := os.Stat(p)
 	if err != nil || fi.Size() == 0 {
 		return p, false
 	}
-	mi, err := os.Stat(filepath.Join(filepath.Dir(p), ModulesDir))
-	return p, err == nil && mi.IsDir()
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(p), layoutFile))
+	return p, err == nil && string(b) == layout
 }
 
 // lock takes the cache's file lock, so that concurrent bpflab processes
@@ -174,9 +181,112 @@ func (s *Store) fetch(ctx context.Context, k Kernel) (string, error) {
 	if err := ExtractDeb(debs[0], dst); err != nil {
 		return "", err
 	}
+	if cs, _ := filepath.Glob(filepath.Join(filepath.Dir(dst), "config-*")); len(cs) == 0 {
+		// From 7.x on the configuration is in the linux-base package the
+		// image's package depends on, and the modules in linux-modules.
+		// Without them the kernel still boots: its guests have no
+		// /boot/config-RELEASE, and no host view where overlay is a module.
+		for _, pkg := range companions(debs[0], k) {
+			if err := s.fetchCompanion(ctx, work, pkg, filepath.Dir(dst)); err != nil {
+				s.log().Warn("a part of kernel "+k.Alias+" was not fetched", "package", pkg, "error", err)
+			}
+		}
+	}
+	if err := depmod(filepath.Dir(dst)); err != nil {
+		s.log().Warn("modprobe will not work in guests of kernel "+k.Alias, "error", err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(dst), layoutFile), []byte(layout), 0o644); err != nil {
+		return "", err
+	}
 	fi, _ := os.Stat(dst)
 	s.log().Info("kernel "+k.Alias+" ready", "image", dst, "size", humanSize(fi.Size()), "took", time.Since(start).Round(time.Millisecond))
 	return dst, nil
+}
+
+// depmod writes the indexes of the module tree kept in dir (modules.dep
+// and the others), with the host's depmod, so that modprobe finds modules
+// and their dependencies in guests: the packages ship none.
+func depmod(dir string) error {
+	rels, _ := filepath.Glob(filepath.Join(dir, TreeDir, "*"))
+	if len(rels) == 0 {
+		return nil
+	}
+	bin, err := exec.LookPath("depmod")
+	for _, p := range []string{"/usr/sbin/depmod", "/sbin/depmod"} {
+		if err != nil {
+			if _, serr := os.Stat(p); serr == nil {
+				bin, err = p, nil
+			}
+		}
+	}
+	if err != nil {
+		return errors.New("depmod not found: install kmod (scripts/deps.sh does) and fetch the kernel again")
+	}
+	// depmod reads BASE/lib/modules or BASE/usr/lib/modules, as it was built.
+	if err := os.Symlink("usr/lib", filepath.Join(dir, "lib")); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	for _, r := range rels {
+		if out, err := exec.Command(bin, "-b", dir, filepath.Base(r)).CombinedOutput(); err != nil {
+			return fmt.Errorf("depmod %s: %v: %s", filepath.Base(r), err, strings.TrimSpace(string(out)))
+		}
+		if _, err := os.Stat(filepath.Join(r, "modules.dep")); err != nil {
+			return fmt.Errorf("depmod wrote no modules.dep for %s", filepath.Base(r))
+		}
+	}
+	return nil
+}
+
+// companions are the packages beside k's that hold its configuration and
+// modules, as apt-get download takes them (NAME=VERSION): the linux-base
+// package deb depends on, and for a linux-binary package its
+// linux-modules one.
+func companions(deb string, k Kernel) []string {
+	var out []string
+	if dep, err := exec.Command("dpkg-deb", "-f", deb, "Depends").Output(); err == nil {
+		if base := basePackage(strings.TrimPrefix(strings.TrimSpace(string(dep)), "Depends:")); base != "" {
+			out = append(out, base)
+		}
+	}
+	if rest, ok := strings.CutPrefix(k.Package, "linux-binary-"); ok {
+		out = append(out, "linux-modules-"+rest+"="+k.Version)
+	}
+	return out
+}
+
+// fetchCompanion downloads pkg into the empty directory work and keeps
+// what ExtractCompanion keeps in dir.
+func (s *Store) fetchCompanion(ctx context.Context, work, pkg, dir string) error {
+	old, _ := filepath.Glob(filepath.Join(work, "*.deb"))
+	for _, o := range old {
+		_ = os.Remove(o)
+	}
+	if out, err := s.apt(ctx, work, "apt-get", "download", pkg); err != nil {
+		return fmt.Errorf("downloading %s: %w", pkg, aptError(out, err))
+	}
+	debs, _ := filepath.Glob(filepath.Join(work, "*.deb"))
+	if len(debs) != 1 {
+		return fmt.Errorf("downloading %s: apt-get left %d files", pkg, len(debs))
+	}
+	ok, err := ExtractCompanion(debs[0], dir)
+	if err == nil && !ok {
+		err = fmt.Errorf("nothing to keep in %s", pkg)
+	}
+	return err
+}
+
+// basePackage finds, in a Depends field, the linux-base package pinned to
+// one version ("linux-base-7.3.4+deb13-cloud-amd64 (= 7.3.4-1~bpo13+1)"),
+// as apt-get download takes it: NAME=VERSION.
+func basePackage(depends string) string {
+	for _, d := range strings.Split(depends, ",") {
+		name, ver, _ := strings.Cut(strings.TrimSpace(d), " ")
+		ver = strings.TrimSpace(ver)
+		if strings.HasPrefix(name, "linux-base-") && strings.HasPrefix(ver, "(= ") && strings.HasSuffix(ver, ")") {
+			return name + "=" + strings.TrimSpace(ver[3:len(ver)-1])
+		}
+	}
+	return ""
 }
 
 func notServed(out string) bool {

@@ -156,3 +156,16 @@ func TestFetchUnreachableArchive(t *testing.T) {
 		t.Errorf("the error does not name %s: %v", MirrorEnv, err)
 	}
 }
+
+func TestBasePackage(t *testing.T) {
+	for in, want := range map[string]string{
+		"linux-base-7.3.4+deb13-cloud-amd64 (= 7.3.4-1~bpo13+1)":                        "linux-base-7.3.4+deb13-cloud-amd64=7.3.4-1~bpo13+1",
+		"kmod, linux-base-7.3.4+deb13-cloud-amd64 (= 7.3.4-1~bpo13+1), initramfs-tools": "linux-base-7.3.4+deb13-cloud-amd64=7.3.4-1~bpo13+1",
+		"kmod, linux-base (>= 4.3~)":                                                    "",
+		"":                                                                              "",
+	} {
+		if got := basePackage(in); got != want {
+			t.Errorf("basePackage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package vmtest
+
+// The host view: the host's files, read-only, at their own paths in the
+// guest, fetched when the guest asks for them. The guest's kernel speaks
+// FUSE to the init through /dev/fuse; the init passes each request, as it
+// is, in a frame on a second virtio-serial port, and passes the answers
+// back. On the host, go-fuse's protocol server answers them from a
+// loopback of / that refuses every change. In the guest, each top-level
+// directory of the host is an overlay: what the guest has (the payload,
+// its libraries, /etc/passwd) over the host's, with a tmpfs on top that
+// takes the writes.
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// filesPortName is the host view's virtio-serial port, as the guest sees it.
+const filesPortName = "org.bpflab.files"
+
+// hostViewModules are loaded by the init before it mounts the host view
+// (5.10 and 6.1 build FUSE as a module; every kernel builds overlay so).
+var hostViewModules = []string{"fuse", "overlay"}
+
+// hostViewSkip are the host's top-level directories the guest keeps its
+// own of.
+var hostViewSkip = map[string]bool{"proc": true, "sys": true, "dev": true, "run": true, "tmp": true, "lost+found": true}
+
+// serveHostView answers the FUSE requests that arrive on port with the
+// host's files under root, read-only, until port is closed.
+func serveHostView(ctx context.Context, port io.ReadWriter, root string) error {
+	node, err := fs.NewLoopbackRoot(root)
+	if err != nil {
+		return err
+	}
+	// Names and attributes of the host's files rarely change during a run.
+	timeout := 10 * time.Second
+	opts := &fs.Options{EntryTimeout: &timeout, AttrTimeout: &timeout}
+	raw := readOnly{fs.NewNodeFS(node, opts)}
+	ps := fuse.NewProtocolServer(raw, &fuse.MountOptions{MaxWrite: 128 << 10})
+	fw := NewFrameWriter(port)
+	out := make([]byte, maxFrame)
+	for ctx.Err() == nil {
+		f, err := readFrame(port)
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) {
+				return nil // the guest is gone
+			}
+			return err
+		}
+		if f.Type != FrameFuse {
+			continue
+		}
+		n, _ := ps.HandleRequest([][]byte{f.Data}, [][]byte{out})
+		if n == 0 {
+			continue // FORGET and its like have no answer
+		}
+		if err := fw.WriteFrame(FrameFuse, out[:n]); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// readOnly refuses every request that would change the host's files: the
+// guest mounts the view read-only, but a payload that is root in the guest
+// could send requests of its own.
+type readOnly struct{ fuse.RawFileSystem }
+
+const rofs = fuse.Status(syscall.EROFS)
+
+func (readOnly) SetAttr(<-chan struct{}, *fuse.SetAttrIn, *fuse.AttrOut) fuse.Status { return rofs }
+func (readOnly) Mknod(<-chan struct{}, *fuse.MknodIn, string, *fuse.EntryOut) fuse.Status {
+	return rofs
+}
+func (readOnly) Mkdir(<-chan struct{}, *fuse.MkdirIn, string, *fuse.EntryOut) fuse.Status {
+	return rofs
+}
+func (readOnly) Unlink(<-chan struct{}, *fuse.InHeader, string) fuse.Status { return rofs }
+func (readOnly) Rmdir(<-chan struct{}, *fuse.InHeader, string) fuse.Status  { return rofs }
+func (readOnly) Rename(<-chan struct{}, *fuse.RenameIn, string, string) fuse.Status {
+	return rofs
+}
+func (readOnly) Link(<-chan struct{}, *fuse.LinkIn, string, *fuse.EntryOut) fuse.Status {
+	return rofs
+}
+func (readOnly) Symlink(<-chan struct{}, *fuse.InHeader, string, string, *fuse.EntryOut) fuse.Status {
+	return rofs
+}
+func (readOnly) SetXAttr(<-chan struct{}, *fuse.SetXAttrIn, string, []byte) fuse.Status {
+	return rofs
+}
+func (readOnly) RemoveXAttr(<-chan struct{}, *fuse.InHeader, string) fuse.Status { return rofs }
+func (readOnly) Create(<-chan struct{}, *fuse.CreateIn, string, *fuse.CreateOut) fuse.Status {
+	return rofs
+}
+func (readOnly) Tmpfile(<-chan struct{}, *fuse.CreateIn, *fuse.CreateOut) fuse.Status { return rofs }
+func (readOnly) Write(<-chan struct{}, *fuse.WriteIn, []byte) (uint32, fuse.Status) {
+	return 0, rofs
+}
+func (readOnly) Writev(<-chan struct{}, *fuse.WriteIn, [][]byte) (uint32, fuse.Status) {
+	return 0, rofs
+}
+func (readOnly) CopyFileRange(<-chan struct{}, *fuse.CopyFileRangeIn) (uint32, fuse.Status) {
+	return 0, rofs
+}
+func (readOnly) Fallocate(<-chan struct{}, *fuse.FallocateIn) fuse.Status { return rofs }
+func (readOnly) Ioctl(<-chan struct{}, *fuse.IoctlIn, []byte, *fuse.IoctlOut, []byte) fuse.Status {
+	return fuse.ENOSYS
+}
+
+// openFlags are the open flags passed on to the host. The guest's kernel
+// sends its own as well: overlayfs up to 6.1 adds O_NOATIME (refused for
+// another user's file) and FMODE_NONOTIFY, which the host's open(2) turns
+// into EINVAL.
+const openFlags = syscall.O_ACCMODE | syscall.O_NOFOLLOW | syscall.O_DIRECTORY | syscall.O_NONBLOCK | syscall.O_LARGEFILE
+
+func (r readOnly) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	if in.Flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND|syscall.O_CREAT) != 0 {
+		return rofs
+	}
+	clean := *in
+	clean.Flags &= openFlags
+	return r.RawFileSystem.Open(cancel, &clean, out)
+}
+
+func (r readOnly) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	clean := *in
+	clean.Flags &= openFlags
+	return r.RawFileSystem.OpenDir(cancel, &clean, out)
+}

@@ -1,0 +1,66 @@
+package vmtest
+
+import (
+	"syscall"
+	"testing"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Whatever a guest sends, the host view changes nothing on the host.
+func TestHostViewIsReadOnly(t *testing.T) {
+	ro := readOnly{fuse.NewDefaultRawFileSystem()}
+	never := make(chan struct{})
+	for name, st := range map[string]fuse.Status{
+		"setattr":          ro.SetAttr(never, &fuse.SetAttrIn{}, &fuse.AttrOut{}),
+		"mknod":            ro.Mknod(never, &fuse.MknodIn{}, "x", &fuse.EntryOut{}),
+		"mkdir":            ro.Mkdir(never, &fuse.MkdirIn{}, "x", &fuse.EntryOut{}),
+		"unlink":           ro.Unlink(never, &fuse.InHeader{}, "x"),
+		"rmdir":            ro.Rmdir(never, &fuse.InHeader{}, "x"),
+		"rename":           ro.Rename(never, &fuse.RenameIn{}, "x", "y"),
+		"link":             ro.Link(never, &fuse.LinkIn{}, "x", &fuse.EntryOut{}),
+		"symlink":          ro.Symlink(never, &fuse.InHeader{}, "x", "y", &fuse.EntryOut{}),
+		"setxattr":         ro.SetXAttr(never, &fuse.SetXAttrIn{}, "user.x", nil),
+		"rmxattr":          ro.RemoveXAttr(never, &fuse.InHeader{}, "user.x"),
+		"create":           ro.Create(never, &fuse.CreateIn{}, "x", &fuse.CreateOut{}),
+		"tmpfile":          ro.Tmpfile(never, &fuse.CreateIn{}, &fuse.CreateOut{}),
+		"fallocate":        ro.Fallocate(never, &fuse.FallocateIn{}),
+		"open for writing": ro.Open(never, &fuse.OpenIn{Flags: syscall.O_WRONLY}, &fuse.OpenOut{}),
+		"open to truncate": ro.Open(never, &fuse.OpenIn{Flags: syscall.O_RDONLY | syscall.O_TRUNC}, &fuse.OpenOut{}),
+	} {
+		if st != rofs {
+			t.Errorf("%s: %v, want EROFS", name, st)
+		}
+	}
+	if _, st := ro.Write(never, &fuse.WriteIn{}, []byte("x")); st != rofs {
+		t.Errorf("write: %v, want EROFS", st)
+	}
+	if _, st := ro.CopyFileRange(never, &fuse.CopyFileRangeIn{}); st != rofs {
+		t.Errorf("copy_file_range: %v, want EROFS", st)
+	}
+	if st := ro.Open(never, &fuse.OpenIn{}, &fuse.OpenOut{}); st == rofs {
+		t.Errorf("open for reading refused")
+	}
+}
+
+// Flags the guest's kernel adds (overlayfs up to 6.1: O_NOATIME and
+// FMODE_NONOTIFY) never reach the host's open(2).
+func TestHostViewCleansOpenFlags(t *testing.T) {
+	var got uint32
+	ro := readOnly{flagRecorder{fuse.NewDefaultRawFileSystem(), &got}}
+	const fmodeNoNotify = 0x4000000
+	ro.Open(make(chan struct{}), &fuse.OpenIn{Flags: syscall.O_RDONLY | syscall.O_NOATIME | fmodeNoNotify | syscall.O_LARGEFILE}, &fuse.OpenOut{})
+	if got != syscall.O_LARGEFILE {
+		t.Errorf("flags passed on %#x, want O_LARGEFILE alone", got)
+	}
+}
+
+type flagRecorder struct {
+	fuse.RawFileSystem
+	flags *uint32
+}
+
+func (f flagRecorder) Open(_ <-chan struct{}, in *fuse.OpenIn, _ *fuse.OpenOut) fuse.Status {
+	*f.flags = in.Flags
+	return fuse.OK
+}
