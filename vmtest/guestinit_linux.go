@@ -169,11 +169,15 @@ func openNamedPort(name string) (*os.File, error) {
 	return f, nil
 }
 
-// loadModule loads module m from the warm initramfs, if it is there.
+// loadModule loads module m from the warm initramfs, if it is there and
+// not loaded yet (a restored guest has them all).
 func loadModule(m string) error {
 	files, _ := filepath.Glob(filepath.Join(warmModulesDir, m+".ko*"))
 	if len(files) == 0 {
 		return nil // built in, or not needed by this kernel
+	}
+	if _, err := os.Stat(filepath.Join("/sys/module", m)); err == nil {
+		return nil
 	}
 	fd, err := unix.Open(files[0], unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {

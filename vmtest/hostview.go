@@ -15,6 +15,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,8 +46,10 @@ func serveHostView(ctx context.Context, port io.ReadWriter, root string) error {
 	opts := &fs.Options{EntryTimeout: &timeout, AttrTimeout: &timeout}
 	raw := readOnly{fs.NewNodeFS(node, opts)}
 	ps := fuse.NewProtocolServer(raw, &fuse.MountOptions{MaxWrite: 128 << 10})
-	fw := NewFrameWriter(port)
-	out := make([]byte, maxFrame)
+	// Requests are answered side by side, as go-fuse's own server does;
+	// each answer carries its request's id, so their order is free.
+	fw := &lockedFrameWriter{fw: NewFrameWriter(port)}
+	bufs := sync.Pool{New: func() any { return make([]byte, maxFrame) }}
 	for ctx.Err() == nil {
 		f, err := readFrame(port)
 		if err != nil {
@@ -58,13 +61,13 @@ func serveHostView(ctx context.Context, port io.ReadWriter, root string) error {
 		if f.Type != FrameFuse {
 			continue
 		}
-		n, _ := ps.HandleRequest([][]byte{f.Data}, [][]byte{out})
-		if n == 0 {
-			continue // FORGET and its like have no answer
-		}
-		if err := fw.WriteFrame(FrameFuse, out[:n]); err != nil {
-			return err
-		}
+		go func() {
+			out := bufs.Get().([]byte)
+			defer bufs.Put(out)
+			if n, _ := ps.HandleRequest([][]byte{f.Data}, [][]byte{out}); n > 0 { // FORGET has no answer
+				_ = fw.WriteFrame(FrameFuse, out[:n])
+			}
+		}()
 	}
 	return ctx.Err()
 }

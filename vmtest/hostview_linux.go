@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/bpflab/bpflab/vmtest/kernels"
 	"golang.org/x/sys/unix"
@@ -93,55 +94,70 @@ func relayToKernel(port io.Reader, dev io.Writer) {
 // overlayHost puts the host's top-level directories at their paths: a
 // symlink where the host has one and the guest nothing, else an overlay
 // of the guest's directory (if any) over the host's, with a tmpfs for
-// writes.
+// writes. The overlays are mounted at once: each costs the host a few
+// answers, and the relay carries them side by side.
 func overlayHost() error {
 	ents, err := os.ReadDir(hostViewDir)
 	if err != nil {
 		return fmt.Errorf("listing the host's root: %w", err)
 	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(ents))
 	for _, e := range ents {
-		name := e.Name()
-		if hostViewSkip[name] {
+		if hostViewSkip[e.Name()] {
 			continue
 		}
-		host, guest := filepath.Join(hostViewDir, name), "/"+name
-		gi, gerr := os.Lstat(guest)
-		empty := gerr == nil && gi.IsDir() && isEmptyDir(guest)
-		switch {
-		case e.Type()&os.ModeSymlink != 0:
-			target, err := os.Readlink(host)
-			if err != nil {
-				continue
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := showHostDir(e); err != nil {
+				errs <- err
 			}
-			if empty {
-				_ = os.Remove(guest)
-			}
-			if gerr != nil || empty {
-				if err := os.Symlink(target, guest); err != nil {
-					return err
-				}
-			}
-		case e.IsDir():
-			if gerr == nil && !gi.IsDir() {
-				continue
-			}
-			lower := host
-			if gerr == nil && !empty {
-				lower = guest + ":" + host
-			} else if err := os.MkdirAll(guest, 0o755); err != nil {
-				return err
-			}
-			upper, work := filepath.Join("/run/bpflab/overlay", name, "upper"), filepath.Join("/run/bpflab/overlay", name, "work")
-			if err := os.MkdirAll(upper, 0o755); err != nil {
-				return err
-			}
-			if err := os.MkdirAll(work, 0o755); err != nil {
-				return err
-			}
-			data := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
-			if err := unix.Mount("overlay", guest, "overlay", 0, data); err != nil {
-				return fmt.Errorf("overlay on %s (%s): %w", guest, strings.ReplaceAll(data, ",", " "), err)
-			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// showHostDir puts one top-level entry of the host's root in the guest.
+func showHostDir(e os.DirEntry) error {
+	name := e.Name()
+	host, guest := filepath.Join(hostViewDir, name), "/"+name
+	gi, gerr := os.Lstat(guest)
+	empty := gerr == nil && gi.IsDir() && isEmptyDir(guest)
+	switch {
+	case e.Type()&os.ModeSymlink != 0:
+		target, err := os.Readlink(host)
+		if err != nil {
+			return nil
+		}
+		if empty {
+			_ = os.Remove(guest)
+		}
+		if gerr != nil || empty {
+			return os.Symlink(target, guest)
+		}
+	case e.IsDir():
+		if gerr == nil && !gi.IsDir() {
+			return nil
+		}
+		lower := host
+		if gerr == nil && !empty {
+			lower = guest + ":" + host
+		} else if err := os.MkdirAll(guest, 0o755); err != nil {
+			return err
+		}
+		upper, work := filepath.Join("/run/bpflab/overlay", name, "upper"), filepath.Join("/run/bpflab/overlay", name, "work")
+		if err := os.MkdirAll(upper, 0o755); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			return err
+		}
+		data := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
+		if err := unix.Mount("overlay", guest, "overlay", 0, data); err != nil {
+			return fmt.Errorf("overlay on %s (%s): %w", guest, strings.ReplaceAll(data, ",", " "), err)
 		}
 	}
 	return nil
