@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
-if out=$(gofmt -l . ) && [ -n "$out" ]; then
+if out=$(git ls-files -z --cached --others --exclude-standard -- '*.go' | xargs -0 -r gofmt -l) && [ -n "$out" ]; then
   echo "gofmt: these files need formatting (gofmt -w):"; echo "$out"; fail=1
 fi
 if ! diff=$(go mod tidy -diff 2>&1); then
