@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -75,9 +76,10 @@ type guestOS interface {
 	// pool and reseeds the kernel's generator from it.
 	SetTime(unixNano int64) error
 	AddEntropy(seed []byte) error
-	// MountHostView mounts the host view (see hostview.go), and the
-	// host's moduleTree, if any, at /lib/modules/RELEASE.
-	MountHostView(moduleTree string) error
+	// MountHostView mounts the host view (see hostview.go), the host's
+	// moduleTree, if any, at /lib/modules/RELEASE, and the host's
+	// directory tmp (/tmp/NAME), if any, at its path.
+	MountHostView(moduleTree, tmp string) error
 	// Log writes a line to the kernel console.
 	Log(format string, args ...any)
 	PowerOff()
@@ -173,7 +175,7 @@ func runInit(g guestOS) {
 		return
 	}
 	if job.HostView {
-		if err := g.MountHostView(job.ModuleTree); err != nil {
+		if err := g.MountHostView(job.ModuleTree, tmpTop(job.Dir)); err != nil {
 			fw.sendError(ClassInfra, "showing the host's files in the guest: %v (--host-view=false runs without them)", err)
 			return
 		}
@@ -197,6 +199,17 @@ func runInit(g guestOS) {
 	if err := fw.WriteFrame(FrameExit, status.encode()); err != nil {
 		g.Log("bpflab-init: reporting exit status: %v", err)
 	}
+}
+
+// tmpTop is the directory right under /tmp that holds dir (/tmp/NAME), or
+// "" when dir is not under /tmp.
+func tmpTop(dir string) string {
+	rest, ok := strings.CutPrefix(filepath.Clean(dir), "/tmp/")
+	if !ok || rest == "" {
+		return ""
+	}
+	top, _, _ := strings.Cut(rest, "/")
+	return "/tmp/" + top
 }
 
 // keepDir is where the initramfs's own /tmp stays visible once a tmpfs

@@ -22,6 +22,11 @@ func IsGuestInit() bool { return os.Getpid() == 1 }
 // GuestInit runs the guest side of a boot and powers the machine off. It
 // never returns. Call it first thing in main when [IsGuestInit] is true.
 func GuestInit() {
+	// The guest is a throwaway machine for BPF: no limit on locked memory,
+	// which kernels before 5.11 charge BPF maps and programs to. Test
+	// suites expect it (cilium/ebpf's does not lift it itself), and the
+	// payload inherits it.
+	_ = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY})
 	runInit(linuxGuest{})
 	// PowerOff does not return; if it did, exiting PID 1 panics the kernel,
 	// which the host reports as such.

@@ -81,7 +81,10 @@ func (f *fakeGuest) Symlink(target, link string) error {
 
 func (f *fakeGuest) SetTime(ns int64) error { f.time = ns; return nil }
 
-func (f *fakeGuest) MountHostView(string) error { f.mounts = append(f.mounts, "host view"); return nil }
+func (f *fakeGuest) MountHostView(string, string) error {
+	f.mounts = append(f.mounts, "host view")
+	return nil
+}
 
 func (f *fakeGuest) AddEntropy(seed []byte) error { f.seed = append([]byte(nil), seed...); return nil }
 
@@ -359,5 +362,19 @@ func TestInitWarmWithoutPort(t *testing.T) {
 	}
 	if !g.poweroff {
 		t.Error("init did not power off")
+	}
+}
+
+func TestTmpTop(t *testing.T) {
+	for dir, want := range map[string]string{
+		"/tmp/ci-clone/vmtest": "/tmp/ci-clone",
+		"/tmp/x":               "/tmp/x",
+		"/tmp":                 "",
+		"/tmpfoo/x":            "",
+		"/work/main/vmtest":    "",
+	} {
+		if got := tmpTop(dir); got != want {
+			t.Errorf("tmpTop(%q) = %q, want %q", dir, got, want)
+		}
 	}
 }

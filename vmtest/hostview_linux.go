@@ -18,7 +18,7 @@ const hostViewDir = "/run/bpflab/host"
 // MountHostView mounts the host's root read-only at hostViewDir over FUSE,
 // relaying the kernel's requests on the host view's port, and lays an
 // overlay over each top-level directory (see hostview.go).
-func (g linuxGuest) MountHostView(moduleTree string) error {
+func (g linuxGuest) MountHostView(moduleTree, tmp string) error {
 	for _, m := range append(append([]string(nil), kernels.WarmModules...), hostViewModules...) {
 		if err := loadModule(m); err != nil {
 			return err
@@ -44,6 +44,15 @@ func (g linuxGuest) MountHostView(moduleTree string) error {
 	go relayToKernel(port, dev)
 	if err := overlayHost(); err != nil {
 		return err
+	}
+	if tmp != "" {
+		// /tmp is the guest's own, but a tree checked out there (CI) is
+		// the job's: its top directory is shown like the host's others.
+		if fi, err := os.Lstat(filepath.Join(hostViewDir, tmp)); err == nil && fi.IsDir() {
+			if err := showHostPath(strings.TrimPrefix(tmp, "/"), fi.Mode().Type()); err != nil {
+				return err
+			}
+		}
 	}
 	if moduleTree == "" {
 		return nil
@@ -120,14 +129,16 @@ func overlayHost() error {
 	return <-errs
 }
 
-// showHostDir puts one top-level entry of the host's root in the guest.
-func showHostDir(e os.DirEntry) error {
-	name := e.Name()
+// showHostDir puts one entry of the host's root in the guest, at its
+// path name relative to the root.
+func showHostDir(e os.DirEntry) error { return showHostPath(e.Name(), e.Type()) }
+
+func showHostPath(name string, typ os.FileMode) error {
 	host, guest := filepath.Join(hostViewDir, name), "/"+name
 	gi, gerr := os.Lstat(guest)
 	empty := gerr == nil && gi.IsDir() && isEmptyDir(guest)
 	switch {
-	case e.Type()&os.ModeSymlink != 0:
+	case typ&os.ModeSymlink != 0:
 		target, err := os.Readlink(host)
 		if err != nil {
 			return nil
@@ -138,7 +149,7 @@ func showHostDir(e os.DirEntry) error {
 		if gerr != nil || empty {
 			return os.Symlink(target, guest)
 		}
-	case e.IsDir():
+	case typ.IsDir():
 		if gerr == nil && !gi.IsDir() {
 			return nil
 		}
@@ -148,7 +159,8 @@ func showHostDir(e os.DirEntry) error {
 		} else if err := os.MkdirAll(guest, 0o755); err != nil {
 			return err
 		}
-		upper, work := filepath.Join("/run/bpflab/overlay", name, "upper"), filepath.Join("/run/bpflab/overlay", name, "work")
+		layer := strings.ReplaceAll(name, "/", "_")
+		upper, work := filepath.Join("/run/bpflab/overlay", layer, "upper"), filepath.Join("/run/bpflab/overlay", layer, "work")
 		if err := os.MkdirAll(upper, 0o755); err != nil {
 			return err
 		}

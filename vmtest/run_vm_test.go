@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,6 +62,12 @@ func payload(c string) {
 		if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 			fmt.Fprintln(os.Stderr, "no BTF:", err)
 			os.Exit(12)
+		}
+		// No limit on locked memory, which 5.10 charges BPF maps to.
+		var lim syscall.Rlimit
+		if err := syscall.Getrlimit(8 /* RLIMIT_MEMLOCK */, &lim); err != nil || lim.Cur != ^uint64(0) {
+			fmt.Fprintf(os.Stderr, "RLIMIT_MEMLOCK %d: %v\n", lim.Cur, err)
+			os.Exit(16)
 		}
 		// The kernel's configuration where libbpf looks for it.
 		rel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
