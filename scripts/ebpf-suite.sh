@@ -57,5 +57,6 @@ status=0
 "$root/bin/bpflab" run --kernel "$kernels" --cpus "${EBPF_CPUS:-1}" --json "$work/summary.json" -- go test -short ./... >"$work/run.log" 2>&1 || status=$?
 grep -E '^[0-9.x]+ +(ok|FAIL)|^KERNEL' "$work/run.log" || tail -20 "$work/run.log"
 echo "bpflab: failed tests per kernel:"
-grep -E '^\[[^]]+\] --- FAIL' "$work/run.log" | sed -E 's/ \([0-9.]+s\)$//' | sort -u || true
+# One kernel's lines carry no [KERNEL] prefix.
+grep -E '^(\[[^]]+\] )?--- FAIL' "$work/run.log" | sed -E 's/ \([0-9.]+s\)$//' | sort -u || true
 exit "$status"
