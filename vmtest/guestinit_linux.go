@@ -139,12 +139,21 @@ func (linuxGuest) AddEntropy(seed []byte) error {
 // when the guest powers off right after its last frame. The public node
 // devtmpfs made is removed.
 func (linuxGuest) OpenWarmPort() (io.ReadWriter, error) {
-	for _, m := range kernels.WarmModules {
-		if err := loadModule(m); err != nil {
-			return nil, err
-		}
+	if err := loadModules(); err != nil {
+		return nil, err
 	}
 	return openNamedPort(warmPortName)
+}
+
+// loadModules loads kernels.WarmModules, in order: the ports' (virtio) and
+// the host view's (fuse, overlay).
+func loadModules() error {
+	for _, m := range kernels.WarmModules {
+		if err := loadModule(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // openNamedPort opens the virtio-serial port named name, waiting for it to

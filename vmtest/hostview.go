@@ -26,10 +26,6 @@ import (
 // filesPortName is the host view's virtio-serial port, as the guest sees it.
 const filesPortName = "org.bpflab.files"
 
-// hostViewModules are loaded by the init before it mounts the host view
-// (5.10 and 6.1 build FUSE as a module; every kernel builds overlay so).
-var hostViewModules = []string{"fuse", "overlay"}
-
 // hostViewSkip are the host's top-level directories the guest keeps its
 // own of.
 var hostViewSkip = map[string]bool{"proc": true, "sys": true, "dev": true, "run": true, "tmp": true, "lost+found": true}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/bpflab/bpflab/vmtest/kernels"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,10 +18,8 @@ const hostViewDir = "/run/bpflab/host"
 // relaying the kernel's requests on the host view's port, and lays an
 // overlay over each top-level directory (see hostview.go).
 func (g linuxGuest) MountHostView(moduleTree, tmp string) error {
-	for _, m := range append(append([]string(nil), kernels.WarmModules...), hostViewModules...) {
-		if err := loadModule(m); err != nil {
-			return err
-		}
+	if err := loadModules(); err != nil {
+		return err
 	}
 	port, err := openNamedPort(filesPortName)
 	if err != nil {

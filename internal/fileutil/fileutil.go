@@ -13,11 +13,16 @@ func Copy(src, dst string, perm os.FileMode) error {
 		return err
 	}
 	defer in.Close()
+	return Write(dst, in, perm)
+}
+
+// Write writes what r holds to dst, creating or truncating it with mode perm.
+func Write(dst string, r io.Reader, perm os.FileMode) error {
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, r); err != nil {
 		out.Close()
 		return err
 	}

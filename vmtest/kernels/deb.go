@@ -11,6 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/bpflab/bpflab/internal/fileutil"
 )
 
 // ErrNoImage is returned for a package that holds no kernel image.
@@ -301,13 +303,5 @@ func writeFile(p string, r io.Reader) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	f, err := os.Create(p)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return fileutil.Write(p, r, 0o644)
 }
