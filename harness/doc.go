@@ -2,7 +2,8 @@
 // clang in a sandbox ([Compile]), loads it with cilium/ebpf (explaining
 // verifier rejections, [LoadChecks]), and runs the lab's scenario: trigger
 // processes ([Scenario], [Launcher]) with random ordinary names and extra
-// threads make calls the lab registered ([RegisterOp]) while the program is
+// threads make the lab's calls (its C trigger, [Lab.Trigger], or operations
+// registered with [RegisterOp]) while the program is
 // attached; [RunScene] collects the events the program sends and [Judge]
 // compares them with the lab's rule ([Oracle]), the smallest failing case
 // of each check reported in words ([Record]).

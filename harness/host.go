@@ -46,17 +46,29 @@ type Compiled struct {
 // CompileAll builds every submission into dir. Files that do not compile
 // get a report with a failed "compile" check naming clang's first errors.
 func CompileAll(ctx context.Context, lab *Lab, root, dir string, subs []Submission) ([]Compiled, error) {
-	var out []Compiled
 	files := ""
-	if lab.Build != nil {
+	built := make(chan error, 1)
+	if lab.Build != nil || lab.Trigger != "" {
 		files = filepath.Join(dir, "lab-files")
 		if err := os.Mkdir(files, 0o755); err != nil {
 			return nil, err
 		}
-		if err := lab.Build(ctx, filepath.Join(root, lab.Dir), files); err != nil {
-			return nil, fmt.Errorf("building the programs of %s: %w", lab.ID, err)
-		}
+		// The lab's programs build while the submissions compile.
+		go func() { built <- lab.BuildFiles(ctx, root, files) }()
+	} else {
+		built <- nil
 	}
+	out, err := compileSubmissions(ctx, lab, root, dir, subs, files)
+	if berr := <-built; berr != nil {
+		return nil, berr
+	}
+	return out, err
+}
+
+// compileSubmissions is CompileAll's part for the submissions; files is
+// the directory of the lab's programs.
+func compileSubmissions(ctx context.Context, lab *Lab, root, dir string, subs []Submission, files string) ([]Compiled, error) {
+	var out []Compiled
 	progs := map[string]string{} // source directory: binary
 	for i, s := range subs {
 		c := Compiled{Submission: s, Files: files}

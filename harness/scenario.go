@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +65,23 @@ type Process struct {
 // ([Process.Exe]): words without blanks, which the program parses.
 type LineArgs interface {
 	Words() []string
+}
+
+// Word encodes bytes (a path, a name) as a word of a [LinePlan]: hex, or
+// "-" for none, which bpflab_trigger.h's trigger_bytes decodes.
+func Word(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return hex.EncodeToString([]byte(s))
+}
+
+// Flag is a boolean as a word of a [LinePlan].
+func Flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // LinePlan is the plan a lab's own trigger program reads on its standard
@@ -209,21 +227,32 @@ func RandomComms(r *rand.Rand, n int) []string {
 type Launcher struct {
 	dir  string
 	bin  string
+	line bool // bin is a lab's C trigger: it reads a LinePlan
 	env  []string
 	exes map[string]string // a lab program's directory of names
 }
 
 // NewLauncher copies the running binary into dir (which it owns).
 func NewLauncher(dir string) (*Launcher, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
+	return newLauncher(dir, "")
+}
+
+// newLauncher copies trigger, a lab's C trigger ([Lab.Trigger]), or the
+// running binary when it is "", into dir.
+func newLauncher(dir, trigger string) (*Launcher, error) {
+	src := trigger
+	if src == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		src = self
 	}
 	bin := filepath.Join(dir, ".trigger")
-	if err := fileutil.Copy(self, bin, 0o755); err != nil {
+	if err := fileutil.Copy(src, bin, 0o755); err != nil {
 		return nil, fmt.Errorf("copying the trigger binary: %w", err)
 	}
-	return &Launcher{dir: dir, bin: bin, env: []string{"PATH=/usr/bin:/bin", "HOME=/"}}, nil
+	return &Launcher{dir: dir, bin: bin, line: trigger != "", env: []string{"PATH=/usr/bin:/bin", "HOME=/"}}, nil
 }
 
 // Prepare makes the executable names the scenario's processes need. It
@@ -312,7 +341,7 @@ func (l *Launcher) Start(ctx context.Context, s *Scenario) (*Started, error) {
 			pr.Calls = append(pr.Calls, &CallResult{Call: c, Proc: pr, Index: j})
 		}
 		b, err := json.Marshal(pl)
-		if err == nil && p.Exe != "" {
+		if err == nil && (p.Exe != "" || l.line) {
 			b, err = LinePlan(p)
 			b = bytes.TrimSuffix(b, []byte("\n"))
 		}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Turns 'go test -bench BenchmarkBoot' output into a table: per kernel, a
 # bare QEMU boot's wall time, the runner's booting (cold) and restoring a
-# saved guest (warm), and their ratios to the bare boot.
+# saved guest (warm) for a trivial test binary, restoring one for a trivial
+# static program, and their ratios to the bare boot.
 set -euo pipefail
 awk '
 /^Benchmark/ {
@@ -13,9 +14,9 @@ awk '
 }
 { print > "/dev/stderr" }
 END {
-  printf "\n| kernel | bare boot (s) | bpflab exec, cold (s) | bpflab exec, warm (s) | cold / bare | warm / bare |\n|---|---|---|---|---|---|\n"
+  printf "\n| kernel | bare boot (s) | exec, cold (s) | exec, warm (s) | exec static, warm (s) | cold / bare | warm / bare | static warm / bare |\n|---|---|---|---|---|---|---|---|\n"
   for (i = 1; i <= n; i++) {
     k = order[i]
-    printf "| %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", k, t[k, "bare"], t[k, "cold"], t[k, "warm"], t[k, "cold"] / t[k, "bare"], t[k, "warm"] / t[k, "bare"]
+    printf "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", k, t[k, "bare"], t[k, "cold"], t[k, "warm"], t[k, "static"], t[k, "cold"] / t[k, "bare"], t[k, "warm"] / t[k, "bare"], t[k, "static"] / t[k, "bare"]
   }
 }'

@@ -12,8 +12,9 @@ import (
 )
 
 // BenchmarkBoot compares, per kernel, the runner's wall time for a trivial
-// test binary, booting (cold) and restoring a saved guest (warm), with a
-// bare QEMU boot of an init that powers off at once.
+// test binary, booting (cold) and restoring a saved guest (warm), and for
+// a trivial static program restored (static), with a bare QEMU boot of an
+// init that powers off at once.
 // 'make bench-boot' turns the result into a table.
 func BenchmarkBoot(b *testing.B) {
 	ks := testvm.Kernels(b)
@@ -44,6 +45,15 @@ func BenchmarkBoot(b *testing.B) {
 		b.Fatal(err)
 	}
 	f.Close()
+	// The "trivial static payload": a program that only exits.
+	static := filepath.Join(tmp, "exit0")
+	src := filepath.Join(tmp, "exit0.c")
+	if err := os.WriteFile(src, []byte("void _start(void) { __asm__ volatile(\"mov $60, %eax; xor %edi, %edi; syscall\"); }\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if out, err := exec.Command("gcc", "-static", "-nostdlib", "-O2", "-o", static, src).CombinedOutput(); err != nil {
+		b.Fatalf("gcc: %v\n%s", err, out)
+	}
 	init := testvm.Binary(b)
 	pkgDir := filepath.Join(root, "cmd", "bpflab", "testdata", "gotest")
 
@@ -69,6 +79,16 @@ func BenchmarkBoot(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				if res := run(b, cfg); !res.Warm {
 					b.Fatal("the run booted instead of restoring")
+				}
+			}
+		})
+		b.Run(k.Alias+"/static", func(b *testing.B) {
+			cfg := vmtest.Config{Kernel: k.Path, Init: init, Accel: "tcg", CacheDir: cache}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				res, err := vmtest.Run(context.Background(), cfg, vmtest.Job{Args: []string{static}, Dir: "/"})
+				if err != nil || res.Status.ShellCode() != 0 || !res.Warm {
+					b.Fatalf("run: %v %+v", err, res)
 				}
 			}
 		})

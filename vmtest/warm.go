@@ -25,7 +25,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -186,11 +185,15 @@ func warmKey(cfg *Config, accel string) (string, error) {
 	configs, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg.Kernel), "config-*"))
 	files := append([]string{cfg.Kernel, cfg.Init}, warmModules(cfg.modulesDir())...)
 	files = append(files, configs...)
+	sums := loadSums(WarmDir(cfg.CacheDir))
 	for _, f := range files {
-		if err := hashFile(h, f); err != nil {
+		sum, err := sums.of(f)
+		if err != nil {
 			return "", err
 		}
+		fmt.Fprintf(h, "file %s %s\n", filepath.Base(f), sum)
 	}
+	sums.save()
 	// A QEMU upgrade replaces the binary: its identity stands for its
 	// version without running it.
 	fi, err := os.Stat(cfg.QEMU)
@@ -201,16 +204,77 @@ func warmKey(cfg *Config, accel string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:32], nil
 }
 
-func hashFile(h hash.Hash, p string) error {
+// fileSums remembers the sha256 of files by their identity (device,
+// inode, size, modification and change times), so that a run hashes
+// only the files that changed since the last: the kernel and the bpflab
+// binary are tens of megabytes, read on every run otherwise.
+type fileSums struct {
+	path    string
+	known   map[string]string // identity: sum
+	used    map[string]bool
+	changed bool
+}
+
+// sumsFile, in the saved guests' directory, holds the remembered sums.
+const sumsFile = "sums"
+
+func loadSums(dir string) *fileSums {
+	s := &fileSums{path: filepath.Join(dir, sumsFile), known: map[string]string{}, used: map[string]bool{}}
+	b, _ := os.ReadFile(s.path)
+	for _, l := range strings.Split(string(b), "\n") {
+		if id, sum, ok := strings.Cut(l, "="); ok {
+			s.known[id] = sum
+		}
+	}
+	return s
+}
+
+func (s *fileSums) of(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
-	fmt.Fprintf(h, "file %s\n", filepath.Base(p))
-	_, err = io.Copy(h, f)
-	return err
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return "", err
+	}
+	id := fmt.Sprintf("%d:%d:%d:%d.%d:%d.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+	s.used[id] = true
+	if sum, ok := s.known[id]; ok {
+		return sum, nil
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	s.known[id], s.changed = sum, true
+	return sum, nil
 }
+
+// save writes the sums back when a file was hashed. Past maxSums (a
+// bpflab binary rebuilt often leaves many behind) it keeps this run's.
+func (s *fileSums) save() {
+	if !s.changed || os.MkdirAll(filepath.Dir(s.path), 0o755) != nil {
+		return
+	}
+	var b strings.Builder
+	for id, sum := range s.known {
+		if len(s.known) <= maxSums || s.used[id] {
+			fmt.Fprintf(&b, "%s=%s\n", id, sum)
+		}
+	}
+	tmp := fmt.Sprintf("%s.%d", s.path, os.Getpid())
+	if os.WriteFile(tmp, []byte(b.String()), 0o644) == nil {
+		_ = os.Rename(tmp, s.path) // another run's sums may win: they are as good
+	} else {
+		_ = os.Remove(tmp)
+	}
+}
+
+// maxSums bounds the remembered sums.
+const maxSums = 256
 
 // snapshot is a saved guest: the initramfs it booted from (its restore
 // must give QEMU the same) and the migration stream.

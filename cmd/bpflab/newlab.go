@@ -59,6 +59,7 @@ func cmdNewLab(args []string, stdout io.Writer) error {
 		"README.md":           "README.md.tmpl",
 		"lab.go":              "lab.go.tmpl",
 		"ops.go":              "ops.go.tmpl",
+		"trigger.c":           "trigger.c.tmpl",
 		"lab_test.go":         "lab_test.go.tmpl",
 		v.Header:              "header.h.tmpl",
 		"prog.bpf.c":          "starter.bpf.c.tmpl",

@@ -159,14 +159,14 @@ func buildLabPrograms(ctx context.Context, dir string, log interface {
 		return out
 	}
 	for id, lab := range labs {
-		if lab.Build == nil {
+		if lab.Build == nil && lab.Trigger == "" {
 			continue
 		}
 		d := filepath.Join(dir, id)
 		if err := os.Mkdir(d, 0o755); err != nil {
 			continue
 		}
-		if err := lab.Build(ctx, filepath.Join(root, lab.Dir), d); err != nil {
+		if err := lab.BuildFiles(ctx, root, d); err != nil {
 			log.Warn("not in the guest: its programs do not build", "lab", id, "error", err)
 			continue
 		}

@@ -11,19 +11,32 @@
  * {"tids":[...]}, waits for the go byte, and makes the calls in batches
  * (consecutive async calls and the one after them run at once, each
  * thread its own in order), writing {"i":I,"tid":T,"ret":R} as each
- * returns. Include it in one file only. */
+ * returns. Include it in one file only.
+ *
+ * A call that fails sets trigger_errno (reported as "errno") and may set
+ * trigger_note ("note"); words that carry bytes (paths) come hex-encoded,
+ * "-" for none (harness.Word), and trigger_bytes decodes them. trigger_at
+ * prepares a call's directory descriptor and working directory without
+ * openat(2), and trigger_fail ends the process when a call cannot be set
+ * up (a bug in the lab, not in the student's program). A trigger whose
+ * only work is its operations (a lab's trigger.c) makes trigger_call
+ * trigger_dispatch of a table of them. */
 #ifndef BPFLAB_TRIGGER_H
 #define BPFLAB_TRIGGER_H
 
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define TRIGGER_MAX_WORDS 8
+#define TRIGGER_MAX_WORDS 16
+#define TRIGGER_HELPER static __attribute__((unused))
 #define TRIGGER_MAX_THREADS 64
 
 int trigger_call(int argc, char **argv);
@@ -40,7 +53,127 @@ static int trigger_tids[TRIGGER_MAX_THREADS + 1];
 static pthread_mutex_t trigger_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t trigger_cv = PTHREAD_COND_INITIALIZER;
 
+/* What the current call reports besides its return value; trigger_run
+ * clears both before each call. */
+static __thread int trigger_errno;
+static __thread const char *trigger_note;
+
 static int trigger_gettid(void) { return (int)syscall(SYS_gettid); }
+
+TRIGGER_HELPER void trigger_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "trigger: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(2);
+}
+
+TRIGGER_HELPER int trigger_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* trigger_bytes decodes word (hex, or "-" for none) into buf, NUL
+ * terminated, and returns its length; a word that is not hex, or longer
+ * than buf, ends the process. Writing buf faults its page in, so the page
+ * is there when a BPF program at the call's entry reads it. */
+TRIGGER_HELPER size_t trigger_bytes(const char *word, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	if (strcmp(word, "-") != 0) {
+		for (const char *p = word; p[0]; p += 2) {
+			int hi = trigger_hex(p[0]), lo = p[1] ? trigger_hex(p[1]) : -1;
+
+			if (hi < 0 || lo < 0 || n + 1 >= cap)
+				trigger_fail("bad or too long word %.40s", word);
+			buf[n++] = (char)(hi << 4 | lo);
+		}
+	}
+	buf[n] = 0;
+	return n;
+}
+
+TRIGGER_HELPER long trigger_number(const char *word)
+{
+	char *end;
+	long v = strtol(word, &end, 0);
+
+	if (!*word || *end)
+		trigger_fail("bad number %.40s", word);
+	return v;
+}
+
+/* trigger_open_path opens a directory with open(2), O_PATH: never
+ * openat(2), which a lab hooks. */
+TRIGGER_HELPER int trigger_open_path(const char *path)
+{
+	return (int)syscall(SYS_open, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+struct trigger_at {
+	int dirfd, dir, back;
+};
+
+/* trigger_at prepares where a call is made: a descriptor of dir (hex
+ * word) to pass as dirfd, AT_FDCWD for none, and cwd (hex word) as the
+ * working directory meanwhile; trigger_at_done undoes both. */
+TRIGGER_HELPER struct trigger_at trigger_at(const char *dir, const char *cwd)
+{
+	struct trigger_at at = {AT_FDCWD, -1, -1};
+	char buf[4096];
+
+	if (trigger_bytes(dir, buf, sizeof(buf)) > 0) {
+		at.dir = trigger_open_path(buf);
+		if (at.dir < 0)
+			trigger_fail("opening %s: %s", buf, strerror(errno));
+		at.dirfd = at.dir;
+	}
+	if (trigger_bytes(cwd, buf, sizeof(buf)) > 0) {
+		at.back = trigger_open_path(".");
+		if (at.back < 0 || syscall(SYS_chdir, buf) != 0)
+			trigger_fail("changing to %s: %s", buf, strerror(errno));
+	}
+	return at;
+}
+
+TRIGGER_HELPER void trigger_at_done(struct trigger_at *at)
+{
+	if (at->back >= 0) {
+		syscall(SYS_fchdir, at->back);
+		close(at->back);
+	}
+	if (at->dir >= 0)
+		close(at->dir);
+}
+
+/* An operation a trigger makes: its name, how many words it takes, and
+ * the function that makes it (argv[0] is the name). */
+struct trigger_op {
+	const char *name;
+	int words;
+	long (*fn)(char **argv);
+};
+
+/* trigger_dispatch makes the call argv names, from ops (ended by an entry
+ * with no name): a lab's trigger_call is this with its table. */
+TRIGGER_HELPER long trigger_dispatch(const struct trigger_op *ops, int argc, char **argv)
+{
+	for (; ops->name; ops++) {
+		if (strcmp(ops->name, argv[0]) == 0 && ops->words == argc - 1)
+			return ops->fn(argv);
+	}
+	trigger_fail("unknown call %s with %d words", argv[0], argc - 1);
+	return 0;
+}
 
 /* One line, one write(2): a line is never torn. */
 static void trigger_say(const char *line)
@@ -53,16 +186,24 @@ static void trigger_say(const char *line)
 
 static void trigger_run(int thread)
 {
-	char line[96];
+	char line[192];
 
 	for (int i = trigger_start; i <= trigger_end; i++) {
 		struct trigger_plan_call *c = &trigger_calls[i];
 		long ret;
+		int n;
 
 		if (c->thread != thread)
 			continue;
+		trigger_errno = 0;
+		trigger_note = NULL;
 		ret = trigger_call(c->argc, c->argv);
-		snprintf(line, sizeof(line), "{\"i\":%d,\"tid\":%d,\"ret\":%ld}\n", i, trigger_gettid(), ret);
+		n = snprintf(line, sizeof(line), "{\"i\":%d,\"tid\":%d,\"ret\":%ld", i, trigger_gettid(), ret);
+		if (trigger_errno)
+			n += snprintf(line + n, sizeof(line) - n, ",\"errno\":%d", trigger_errno);
+		if (trigger_note)
+			n += snprintf(line + n, sizeof(line) - n, ",\"note\":\"%.64s\"", trigger_note);
+		snprintf(line + n, sizeof(line) - n, "}\n");
 		trigger_say(line);
 	}
 }

@@ -62,7 +62,8 @@ var Lab = &harness.Lab{
 		{Name: checkKill, What: "every process that opens /etc/passwd is killed by SIGKILL in that call"},
 		{Name: checkControl, What: "every other process runs to its end"},
 	}...),
-	Run: run,
+	Run:     run,
+	Trigger: "trigger.c",
 }
 
 // Target is the name the lab watches.

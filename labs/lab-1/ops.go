@@ -1,10 +1,9 @@
 package lab1
 
 import (
-	"unsafe"
+	"strconv"
 
 	"github.com/bpflab/bpflab/harness"
-	"golang.org/x/sys/unix"
 )
 
 // OpenArgs are the arguments of one openat(2) a trigger makes.
@@ -27,37 +26,17 @@ type OpenArgs struct {
 	Read bool `json:"read,omitempty"`
 }
 
+// badDfd is the dfd trigger.c passes for BadDfd: no open descriptor.
 const badDfd = 977
 
-// opOpenat is the trigger operation of this lab. Its helper calls (the
-// directory it opens for dfd, the working directory it changes) use
-// open(2) and chdir(2), never openat(2), so the only openat the program
-// sees from it is the one the case is about.
-var opOpenat = harness.RegisterOp("lab1.openat", func(a OpenArgs) (harness.Result, error) {
-	dfd, done, err := harness.At(a.Dir, a.Cwd)
-	defer done()
-	if err != nil {
-		return harness.Result{}, err
-	}
-	if a.BadDfd {
-		dfd = badDfd
-	}
-	// Written here, so its page is present when the program reads it.
-	buf := make([]byte, len(a.Path)+1+len(a.Tail)+1)
-	copy(buf, a.Path)
-	copy(buf[len(a.Path)+1:], a.Tail)
-	r1, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(dfd), uintptr(unsafe.Pointer(&buf[0])), uintptr(a.Flags), uintptr(a.Mode), 0, 0)
-	if e != 0 {
-		return harness.Result{Errno: e}, nil
-	}
-	fd := int(r1)
-	res := harness.Result{Ret: int64(fd)}
-	if a.Read {
-		var b [1]byte
-		if n, _ := unix.Read(fd, b[:]); n == 1 {
-			res.Note = "read-ok"
-		}
-	}
-	unix.Close(fd)
-	return res, nil
-})
+// opOpenat is the lab's trigger operation, made by trigger.c. Its helper
+// calls (the directory it opens for dfd, the working directory it
+// changes) use open(2) and chdir(2), never openat(2), so the only openat
+// the program sees from it is the one the case is about.
+const opOpenat = "lab1.openat"
+
+// Words are the call's words for trigger.c.
+func (a OpenArgs) Words() []string {
+	return []string{harness.Word(a.Dir), harness.Flag(a.BadDfd), harness.Word(a.Cwd), harness.Word(a.Path),
+		harness.Word(a.Tail), strconv.Itoa(a.Flags), strconv.FormatUint(uint64(a.Mode), 10), harness.Flag(a.Read)}
+}

@@ -61,7 +61,8 @@ var Lab = &harness.Lab{
 		{Name: checkOther, What: "creating, renaming, linking, opening and making directories give no event"},
 		{Name: checkUnharmed, What: "every process runs all its calls to its end"},
 	}...),
-	Run: run,
+	Run:     run,
+	Trigger: "trigger.c",
 }
 
 // The lab's checks, declared once.

@@ -58,7 +58,8 @@ var Lab = &harness.Lab{
 		{Name: checkUnwatched, What: "processes that are not in watched leave no count and no read in the histogram"},
 		{Name: checkUnharmed, What: "every process runs all its calls to its end"},
 	},
-	Run: run,
+	Run:     run,
+	Trigger: "trigger.c",
 }
 
 // The lab's checks, declared once.

@@ -65,6 +65,7 @@ var Lab = &harness.Lab{
 	},
 	ReadObject: readObject,
 	Run:        run,
+	Trigger:    "trigger.c",
 }
 
 // The lab's checks, declared once.

@@ -1,11 +1,9 @@
 package lab6
 
 import (
-	"fmt"
-	"unsafe"
+	"strconv"
 
 	"github.com/bpflab/bpflab/harness"
-	"golang.org/x/sys/unix"
 )
 
 // OpenArgs are one open a trigger makes.
@@ -23,45 +21,13 @@ type OpenArgs struct {
 	Flags  int  `json:"flags"`
 }
 
-// opOpen is the trigger operation of this lab. Its helper opens are
-// O_PATH, which the file_open hook never sees, so the only open a program
-// can judge is the one the case is about. Ret is 1 when the open
-// succeeded and a byte (or a directory entry) could be read.
-var opOpen = harness.RegisterOp("lab6.open", func(a OpenArgs) (harness.Result, error) {
-	dirfd, done, err := harness.At(a.Dir, a.Cwd)
-	defer done()
-	if err != nil {
-		return harness.Result{}, err
-	}
-	path := a.Path
-	if a.Reopen {
-		fd, err := unix.Openat(dirfd, a.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return harness.Result{}, err
-		}
-		defer unix.Close(fd)
-		path, dirfd = fmt.Sprintf("/proc/self/fd/%d", fd), unix.AT_FDCWD
-	}
-	p := harness.CPath(path)
-	r1, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), uintptr(a.Flags|unix.O_CLOEXEC), 0, 0, 0)
-	if e != 0 {
-		return harness.Result{Errno: e}, nil
-	}
-	fd := int(r1)
-	defer unix.Close(fd)
-	var b [1]byte
-	if a.Flags&unix.O_DIRECTORY != 0 {
-		var buf [256]byte
-		if _, err := unix.Getdents(fd, buf[:]); err == nil {
-			return harness.Result{Ret: 1}, nil
-		}
-		return harness.Result{}, nil
-	}
-	if a.Flags&(unix.O_WRONLY|unix.O_RDWR) != 0 {
-		return harness.Result{Ret: 1}, nil // opened for writing: nothing is written
-	}
-	if n, err := unix.Read(fd, b[:]); err == nil && n == 1 {
-		return harness.Result{Ret: 1}, nil
-	}
-	return harness.Result{}, nil
-})
+// opOpen is the lab's trigger operation, made by trigger.c. Its helper
+// opens are O_PATH, which the file_open hook never sees, so the only open
+// a program can judge is the one the case is about. Ret is 1 when the
+// open succeeded and a byte (or a directory entry) could be read.
+const opOpen = "lab6.open"
+
+// Words are the call's words for trigger.c.
+func (a OpenArgs) Words() []string {
+	return []string{harness.Word(a.Path), harness.Word(a.Dir), harness.Word(a.Cwd), harness.Flag(a.Reopen), strconv.Itoa(a.Flags)}
+}

@@ -66,8 +66,9 @@ var Lab = &harness.Lab{
 	Wants: []harness.ProgramWant{{
 		Sections: []string{section, "tp/syscalls/sys_enter_openat"},
 	}},
-	Checks: checks(),
-	Run:    run,
+	Checks:  checks(),
+	Run:     run,
+	Trigger: "trigger.c",
 }
 
 func checks() []harness.CheckDef {

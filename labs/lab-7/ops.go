@@ -1,10 +1,9 @@
 package lab7
 
 import (
-	"unsafe"
+	"strconv"
 
 	"github.com/bpflab/bpflab/harness"
-	"golang.org/x/sys/unix"
 )
 
 // OpenArgs are the arguments of one openat(2) a trigger makes: dfd is a
@@ -16,19 +15,11 @@ type OpenArgs struct {
 	Flags int    `json:"flags"`
 }
 
-// opOpen is the lab's trigger operation: one openat, and nothing else
-// that opens a file (harness.At opens Dir with open(2)).
-var opOpen = harness.RegisterOp("lab7.openat", func(a OpenArgs) (harness.Result, error) {
-	dfd, done, err := harness.At(a.Dir, "")
-	defer done()
-	if err != nil {
-		return harness.Result{}, err
-	}
-	buf := append([]byte(a.Path), 0)
-	r1, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(dfd), uintptr(unsafe.Pointer(&buf[0])), uintptr(a.Flags), 0, 0, 0)
-	if e != 0 {
-		return harness.Result{Errno: e}, nil
-	}
-	unix.Close(int(r1))
-	return harness.Result{Ret: int64(r1)}, nil
-})
+// opOpen is the lab's trigger operation, made by trigger.c: one openat,
+// and nothing else that opens a file (it opens Dir with open(2)).
+const opOpen = "lab7.openat"
+
+// Words are the call's words for trigger.c.
+func (a OpenArgs) Words() []string {
+	return []string{harness.Word(a.Path), harness.Word(a.Dir), strconv.Itoa(a.Flags)}
+}
