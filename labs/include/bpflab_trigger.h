@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +209,22 @@ static void trigger_run(int thread)
 	}
 }
 
+/* How many threads have reached the start of the batch. */
+static int trigger_arrived;
+
+/* trigger_rendezvous holds each thread at the start of a batch of several
+ * calls until every thread is there, so the calls start together: a
+ * thread woken on another CPU would otherwise start late, and a short
+ * call could be over before the other threads ran at all. */
+static void trigger_rendezvous(void)
+{
+	if (trigger_end == trigger_start)
+		return;
+	__atomic_add_fetch(&trigger_arrived, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&trigger_arrived, __ATOMIC_SEQ_CST) < trigger_nthreads + 1)
+		sched_yield();
+}
+
 static void *trigger_worker(void *arg)
 {
 	int thread = (int)(long)arg, seen = 0;
@@ -223,6 +240,7 @@ static void *trigger_worker(void *arg)
 			pthread_cond_wait(&trigger_cv, &trigger_mu);
 		seen = trigger_generation;
 		pthread_mutex_unlock(&trigger_mu);
+		trigger_rendezvous();
 		trigger_run(thread);
 		pthread_mutex_lock(&trigger_mu);
 		trigger_finished++;
@@ -303,9 +321,11 @@ static int trigger_main(void)
 		trigger_start = start;
 		trigger_end = end;
 		trigger_finished = 0;
+		trigger_arrived = 0;
 		trigger_generation++;
 		pthread_cond_broadcast(&trigger_cv);
 		pthread_mutex_unlock(&trigger_mu);
+		trigger_rendezvous();
 		trigger_run(0);
 		pthread_mutex_lock(&trigger_mu);
 		while (trigger_finished < trigger_nthreads)
