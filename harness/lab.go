@@ -2,16 +2,20 @@ package harness
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/bpflab/bpflab/internal/fileutil"
+	"github.com/bpflab/bpflab/vmtest/kernels"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/rlimit"
@@ -360,18 +364,98 @@ func (l *Lab) BuildFiles(ctx context.Context, root, out string) error {
 // BuildC builds a lab's own C program for [Lab.Build]: src/file into
 // out/name with the host's gcc, static (the guest has no C library) and
 // with the labs' shared headers (labs/include: bpflab_trigger.h), plus
-// flags. needs says what else the file needs, for the error.
+// flags. needs says what else the file needs, for the error. The program
+// is kept in the cache, by its inputs: linking against the static C
+// library takes gcc a third of a second, on every grading otherwise.
 func BuildC(ctx context.Context, src, out, name, file, needs string, flags ...string) error {
-	if _, err := exec.LookPath("gcc"); err != nil {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
 		return errors.New("gcc is missing: install gcc and libc6-dev (scripts/deps.sh does)")
 	}
-	args := append([]string{"-static", "-O2", "-g", "-pthread", "-I", filepath.Join(src, "..", "include"),
-		"-o", filepath.Join(out, name)}, flags...)
-	cmd := exec.CommandContext(ctx, "gcc", append(args, filepath.Join(src, file))...)
+	include := filepath.Join(src, "..", "include")
+	args := append([]string{"-static", "-O2", "-g", "-pthread", "-I", include}, flags...)
+	dst := filepath.Join(out, name)
+	key, kerr := buildKey(gcc, args, file, src, include)
+	cached := filepath.Join(builtDir(), key)
+	if kerr == nil && fileutil.Copy(cached, dst, 0o755) == nil {
+		return nil
+	}
+	cmd := exec.CommandContext(ctx, gcc, append(args, "-o", dst, filepath.Join(src, file))...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("gcc %s: %v\n%s(%s needs %s)", name, err, b, file, needs)
 	}
+	if kerr == nil {
+		keepBuilt(dst, cached)
+	}
 	return nil
+}
+
+// builtDir is where BuildC keeps the programs it built.
+func builtDir() string { return filepath.Join(kernels.DefaultDir(), "built") }
+
+// maxBuilt bounds the programs kept; the least recently built go first.
+const maxBuilt = 64
+
+// buildKey names a program by what gcc builds it from: the compiler (its
+// path, size and time), the arguments, the file, and every file of the
+// lab's directory and of the shared headers' (what it may include).
+func buildKey(gcc string, args []string, file string, dirs ...string) (string, error) {
+	h := sha256.New()
+	fi, err := os.Stat(gcc)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h, "%s %d %d\n%q %s\n", gcc, fi.Size(), fi.ModTime().UnixNano(), args, file)
+	for _, d := range dirs {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range ents {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(d, e.Name()))
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, "%s %d\n", e.Name(), len(b))
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+// keepBuilt copies a program BuildC built into the cache (atomically:
+// another grading may read it meanwhile), and trims the cache.
+func keepBuilt(built, cached string) {
+	dir := filepath.Dir(cached)
+	if os.MkdirAll(dir, 0o755) != nil {
+		return
+	}
+	tmp := fmt.Sprintf("%s.tmp%d", cached, os.Getpid())
+	if fileutil.Copy(built, tmp, 0o755) != nil || os.Rename(tmp, cached) != nil {
+		_ = os.Remove(tmp)
+		return
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) <= maxBuilt {
+		return
+	}
+	type kept struct {
+		path string
+		at   time.Time
+	}
+	var all []kept
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil {
+			all = append(all, kept{filepath.Join(dir, e.Name()), fi.ModTime()})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].at.After(all[j].at) })
+	for _, k := range all[maxBuilt:] {
+		_ = os.Remove(k.path)
+	}
 }
 
 // BuildGo builds the Go main package in directory dir into the static

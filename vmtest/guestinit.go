@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -112,6 +114,9 @@ var guestMounts = []mount{
 // power off. It returns only in tests, where PowerOff returns.
 func runInit(g guestOS) {
 	defer g.PowerOff()
+	if runtime.GOMAXPROCS(0) < relayProcs {
+		runtime.GOMAXPROCS(relayProcs)
+	}
 	for _, m := range guestMounts {
 		if err := g.MkdirAll(m.target, 0o755); err != nil && m.required {
 			g.Log("bpflab-init: mkdir %s: %v", m.target, err)
@@ -306,7 +311,7 @@ func runPayload(job Job, fw *lockedFrameWriter) (ExitStatus, error) {
 	}
 	// A background child that keeps the pipes open must not stall the report.
 	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
+	if err := startUnstalled(cmd); err != nil {
 		return ExitStatus{}, describeStartError(job.Args[0], err)
 	}
 	err := cmd.Wait()
@@ -324,6 +329,25 @@ func runPayload(job Job, fw *lockedFrameWriter) (ExitStatus, error) {
 	}
 	return ExitStatus{}, err
 }
+
+// startUnstalled starts cmd while the rest of this process keeps
+// running. os/exec starts a child with vfork: the forking thread keeps its
+// scheduler slot (P) until the child has exec'd, and a stop-the-world (a
+// garbage collection's) waits for that thread. When exec'ing the payload
+// reads the host view (a directory merged from the guest's files and the
+// host's, a script's interpreter), the kernel asks the FUSE relay, which
+// is goroutines of this process: they need a second P (the init runs with
+// at least two, see [relayProcs]) and no collection may start until the
+// child has exec'd, or the guest deadlocks.
+func startUnstalled(cmd *exec.Cmd) error {
+	old := debug.SetGCPercent(-1) // also waits for a collection under way
+	defer debug.SetGCPercent(old)
+	return cmd.Start()
+}
+
+// relayProcs is the least GOMAXPROCS of the guest's init: one for the
+// thread that starts the payload, one for the host view's relay.
+const relayProcs = 2
 
 func describeStartError(path string, err error) error {
 	switch {

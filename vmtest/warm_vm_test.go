@@ -173,3 +173,29 @@ func TestHostView(t *testing.T) {
 		}
 	})
 }
+
+// A payload whose start reads the host view: a script in a directory the
+// guest has and the host has too (a merged directory: looking it up asks
+// the host), run by an interpreter the guest sees only through the host
+// view. Starting it must not wait for the init's own relay, which runs in
+// the process that starts it.
+func TestHostViewPayloadStart(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "sub", "run.sh")
+	if err := os.MkdirAll(filepath.Dir(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho started from the merged directory\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, cache := range []string{warmCache, ""} {
+		k := testvm.Default(t)
+		res, stdout, stderr, err := boot(t, k, "", func(c *vmtest.Config, j *vmtest.Job) {
+			c.CacheDir, c.HostView, c.RunTimeout = cache, true, time.Minute
+			*j = vmtest.Job{Args: []string{script}, Dir: dir}
+		})
+		if err != nil || res.Status != (vmtest.ExitStatus{}) || stdout != "started from the merged directory\n" {
+			t.Errorf("warm=%v: %v %+v\nstdout: %q\nstderr: %s", cache != "", err, res, stdout, stderr)
+		}
+	}
+}
