@@ -12,6 +12,7 @@ package vmtest
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -134,4 +135,47 @@ func (r readOnly) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.Ope
 	clean := *in
 	clean.Flags &= openFlags
 	return r.RawFileSystem.OpenDir(cancel, &clean, out)
+}
+
+// FUSE requests the guest's relay answers itself, sparing a round trip
+// to the host each (about 4 ms under TCG): overlayfs asks every lower
+// layer's STATFS when it mounts (14 of the 44 requests of mounting the
+// view), for a name length; xattrs the read-only view does not carry
+// (ENOSYS: the kernel then stops asking).
+const (
+	fuseStatfs    = 17
+	fuseGetxattr  = 22
+	fuseListxattr = 23
+	fuseInHeader  = 40 // struct fuse_in_header
+	fuseOutHeader = 16 // struct fuse_out_header
+	fuseStatfsOut = 80 // struct fuse_statfs_out
+)
+
+// answerHere returns the answer to FUSE request req when the guest gives
+// it without the host, or nil.
+func answerHere(req []byte) []byte {
+	if len(req) < fuseInHeader {
+		return nil
+	}
+	op, unique := binary.LittleEndian.Uint32(req[4:8]), binary.LittleEndian.Uint64(req[8:16])
+	var out []byte
+	switch op {
+	case fuseStatfs:
+		// Only the name length matters (overlayfs takes the least of its
+		// layers'); the view offers no space.
+		out = make([]byte, fuseOutHeader+fuseStatfsOut)
+		st := out[fuseOutHeader:]
+		binary.LittleEndian.PutUint32(st[40:], 4096) // bsize
+		binary.LittleEndian.PutUint32(st[44:], 255)  // namelen
+		binary.LittleEndian.PutUint32(st[48:], 4096) // frsize
+	case fuseGetxattr, fuseListxattr:
+		out = make([]byte, fuseOutHeader)
+		errno := -int32(syscall.ENOSYS)
+		binary.LittleEndian.PutUint32(out[4:], uint32(errno))
+	default:
+		return nil
+	}
+	binary.LittleEndian.PutUint32(out[0:], uint32(len(out)))
+	binary.LittleEndian.PutUint64(out[8:], unique)
+	return out
 }

@@ -37,7 +37,7 @@ func (g linuxGuest) MountHostView(moduleTree, tmp string) error {
 	if err := unix.Mount("bpflab-host", hostViewDir, "fuse.bpflab", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		return fmt.Errorf("mounting the host view: %w", err)
 	}
-	go relayToHost(dev, port)
+	go relayToHost(dev, dev, port)
 	go relayToKernel(port, dev)
 	if err := overlayHost(); err != nil {
 		return err
@@ -65,8 +65,9 @@ func (g linuxGuest) MountHostView(moduleTree, tmp string) error {
 }
 
 // relayToHost sends each FUSE request the kernel queues, one read each, in
-// a frame of its own.
-func relayToHost(dev io.Reader, port io.Writer) {
+// a frame of its own, but for those the guest answers itself (see
+// answerHere): those answers go straight back to the kernel, on dev.
+func relayToHost(dev io.Reader, answers io.Writer, port io.Writer) {
 	fw := NewFrameWriter(port)
 	buf := make([]byte, maxFrame)
 	for {
@@ -76,6 +77,10 @@ func relayToHost(dev io.Reader, port io.Writer) {
 				continue // a request interrupted before it was read
 			}
 			return
+		}
+		if a := answerHere(buf[:n]); a != nil {
+			_, _ = answers.Write(a)
+			continue
 		}
 		if fw.WriteFrame(FrameFuse, buf[:n]) != nil {
 			return

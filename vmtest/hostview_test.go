@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"encoding/binary"
 	"syscall"
 	"testing"
 
@@ -63,4 +64,36 @@ type flagRecorder struct {
 func (f flagRecorder) Open(_ <-chan struct{}, in *fuse.OpenIn, _ *fuse.OpenOut) fuse.Status {
 	*f.flags = in.Flags
 	return fuse.OK
+}
+
+// The relay answers STATFS and the xattr requests itself, with the
+// request's id; everything else goes to the host.
+func TestAnswerHere(t *testing.T) {
+	req := func(op uint32) []byte {
+		b := make([]byte, fuseInHeader)
+		binary.LittleEndian.PutUint32(b[0:], fuseInHeader)
+		binary.LittleEndian.PutUint32(b[4:], op)
+		binary.LittleEndian.PutUint64(b[8:], 0x1234)
+		return b
+	}
+	st := answerHere(req(fuseStatfs))
+	if len(st) != fuseOutHeader+fuseStatfsOut || binary.LittleEndian.Uint32(st[0:]) != uint32(len(st)) ||
+		binary.LittleEndian.Uint64(st[8:]) != 0x1234 || int32(binary.LittleEndian.Uint32(st[4:])) != 0 ||
+		binary.LittleEndian.Uint32(st[fuseOutHeader+44:]) != 255 {
+		t.Errorf("STATFS answer % x", st)
+	}
+	for _, op := range []uint32{fuseGetxattr, fuseListxattr} {
+		a := answerHere(req(op))
+		if len(a) != fuseOutHeader || int32(binary.LittleEndian.Uint32(a[4:])) != -int32(syscall.ENOSYS) || binary.LittleEndian.Uint64(a[8:]) != 0x1234 {
+			t.Errorf("op %d: answer % x", op, a)
+		}
+	}
+	for _, op := range []uint32{1, 3, 14, 15, 26, 44} {
+		if a := answerHere(req(op)); a != nil {
+			t.Errorf("op %d answered in the guest: % x", op, a)
+		}
+	}
+	if answerHere([]byte{1, 2, 3}) != nil {
+		t.Error("a short request answered")
+	}
 }
