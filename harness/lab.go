@@ -433,9 +433,13 @@ func keepBuilt(built, cached string) {
 	if os.MkdirAll(dir, 0o755) != nil {
 		return
 	}
-	tmp := fmt.Sprintf("%s.tmp%d", cached, os.Getpid())
-	if fileutil.Copy(built, tmp, 0o755) != nil || os.Rename(tmp, cached) != nil {
-		_ = os.Remove(tmp)
+	f, err := os.Open(built)
+	if err != nil {
+		return
+	}
+	err = fileutil.Replace(cached, f, 0o755)
+	f.Close()
+	if err != nil {
 		return
 	}
 	ents, _ := os.ReadDir(dir)

@@ -327,23 +327,30 @@ type running struct {
 func (l *Launcher) Start(ctx context.Context, s *Scenario) (*Started, error) {
 	st := &Started{s: s}
 	for i, p := range s.Procs {
+		// A C program reads a LinePlan; this binary a JSON plan.
+		line := p.Exe != "" || l.line
 		pl := plan{Comm: p.Comm, Threads: p.Threads}
 		pr := &ProcResult{Process: p, Index: i}
 		for j, c := range p.Calls {
-			raw, err := json.Marshal(c.Args)
-			if err != nil {
-				return nil, fmt.Errorf("process %d call %d: %w", i, j, err)
-			}
 			if c.Thread < 0 || c.Thread > p.Threads {
 				return nil, fmt.Errorf("process %d call %d on thread %d of %d", i, j, c.Thread, p.Threads)
 			}
-			pl.Calls = append(pl.Calls, planCall{Op: c.Op, Args: raw, Thread: c.Thread, Async: c.Async})
+			if !line {
+				raw, err := json.Marshal(c.Args)
+				if err != nil {
+					return nil, fmt.Errorf("process %d call %d: %w", i, j, err)
+				}
+				pl.Calls = append(pl.Calls, planCall{Op: c.Op, Args: raw, Thread: c.Thread, Async: c.Async})
+			}
 			pr.Calls = append(pr.Calls, &CallResult{Call: c, Proc: pr, Index: j})
 		}
-		b, err := json.Marshal(pl)
-		if err == nil && (p.Exe != "" || l.line) {
+		var b []byte
+		var err error
+		if line {
 			b, err = LinePlan(p)
 			b = bytes.TrimSuffix(b, []byte("\n"))
+		} else {
+			b, err = json.Marshal(pl)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("process %d: %w", i, err)

@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bpflab/bpflab/internal/fileutil"
 	"github.com/bpflab/bpflab/vmtest/kernels"
 	"golang.org/x/sys/unix"
 )
@@ -265,12 +266,8 @@ func (s *fileSums) save() {
 			fmt.Fprintf(&b, "%s=%s\n", id, sum)
 		}
 	}
-	tmp := fmt.Sprintf("%s.%d", s.path, os.Getpid())
-	if os.WriteFile(tmp, []byte(b.String()), 0o644) == nil {
-		_ = os.Rename(tmp, s.path) // another run's sums may win: they are as good
-	} else {
-		_ = os.Remove(tmp)
-	}
+	// Another run's sums may win: they are as good.
+	_ = fileutil.Replace(s.path, strings.NewReader(b.String()), 0o644)
 }
 
 // maxSums bounds the remembered sums.

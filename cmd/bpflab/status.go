@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bpflab/bpflab/harness"
+	"github.com/bpflab/bpflab/internal/fileutil"
 )
 
 // A student's progress: every 'bpflab grade' of their own files records
@@ -99,11 +101,7 @@ func recordProgress(root string, reports []*harness.Report) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return fileutil.Replace(path, bytes.NewReader(b), 0o644)
 }
 
 // cmdStatus is 'bpflab status': each lab, where its file passed, and its

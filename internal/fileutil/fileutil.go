@@ -2,6 +2,7 @@
 package fileutil
 
 import (
+	"fmt"
 	"io"
 	"os"
 )
@@ -27,4 +28,20 @@ func Write(dst string, r io.Reader, perm os.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+// Replace writes what r holds to dst through a temporary file beside it,
+// renamed over dst once complete: a reader sees the old file or the new
+// one, never part of one, and of two processes replacing dst at once one
+// wins whole.
+func Replace(dst string, r io.Reader, perm os.FileMode) error {
+	tmp := fmt.Sprintf("%s.tmp%d", dst, os.Getpid())
+	err := Write(tmp, r, perm)
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
 }
