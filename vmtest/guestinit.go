@@ -80,8 +80,12 @@ type guestOS interface {
 	AddEntropy(seed []byte) error
 	// MountHostView mounts the host view (see hostview.go), the host's
 	// moduleTree, if any, at /lib/modules/RELEASE, and the host's
-	// directory tmp (/tmp/NAME), if any, at its path.
+	// directory tmp (/tmp/NAME), if any, at its path. PrepareHostView,
+	// in a guest about to be saved, does the part that needs no host;
+	// DropHostView undoes it for a run without the view.
 	MountHostView(moduleTree, tmp string) error
+	PrepareHostView()
+	DropHostView()
 	// Log writes a line to the kernel console.
 	Log(format string, args ...any)
 	PowerOff()
@@ -136,6 +140,7 @@ func runInit(g guestOS) {
 		}
 	}
 	var fw *lockedFrameWriter
+	warm := false
 	if cmdline, _ := g.ReadFile("/proc/cmdline"); hasWord(string(cmdline), warmCmdline) {
 		port, err := g.OpenWarmPort()
 		if err != nil {
@@ -148,6 +153,8 @@ func runInit(g guestOS) {
 			return
 		}
 		fw = &lockedFrameWriter{fw: NewFrameWriter(port)}
+		g.PrepareHostView()
+		warm = true
 		if err := awaitJob(g, fw, port); err != nil {
 			fw.sendError(ClassInfra, "receiving the job: %v", err)
 			return
@@ -184,6 +191,8 @@ func runInit(g guestOS) {
 			fw.sendError(ClassInfra, "showing the host's files in the guest: %v (--host-view=false runs without them)", err)
 			return
 		}
+	} else if warm {
+		g.DropHostView()
 	}
 	for _, d := range job.Mkdirs {
 		if err := g.MkdirAll(d, 0o755); err != nil {

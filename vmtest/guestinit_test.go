@@ -86,6 +86,10 @@ func (f *fakeGuest) MountHostView(string, string) error {
 	return nil
 }
 
+func (f *fakeGuest) PrepareHostView() { f.mounts = append(f.mounts, "host view prepared") }
+
+func (f *fakeGuest) DropHostView() { f.mounts = append(f.mounts, "host view dropped") }
+
 func (f *fakeGuest) AddEntropy(seed []byte) error { f.seed = append([]byte(nil), seed...); return nil }
 
 func (f *fakeGuest) Log(format string, args ...any) { f.logs = append(f.logs, format) }

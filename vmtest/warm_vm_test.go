@@ -150,7 +150,7 @@ func TestHostView(t *testing.T) {
 			if err != nil || res.Status != (vmtest.ExitStatus{}) {
 				t.Fatalf("run: %v %+v\n%s", err, res, stderr)
 			}
-			want := "gomod=\"module github.com/bpflab/bpflab\" err=false\nwrite=<nil>\nreadback=\"guest\" <nil>\nmodprobe=true \n"
+			want := "gomod=\"module github.com/bpflab/bpflab\" err=false\nwrite=<nil>\nreadback=\"guest\" <nil>\nmodprobe=true \nmount=true\n"
 			if stdout != want || !res.Warm {
 				t.Errorf("warm=%v, the payload saw:\n%s\nwant:\n%s", res.Warm, stdout, want)
 			}
@@ -167,9 +167,10 @@ func TestHostView(t *testing.T) {
 		}
 	})
 	t.Run("off", func(t *testing.T) {
-		_, stdout, _, err := boot(t, k, "hostview", view(warmCache, false))
-		if err != nil || !strings.HasPrefix(stdout, "gomod=\"\" err=true") {
-			t.Errorf("without the host view the payload read the host's go.mod: %v\n%s", err, stdout)
+		// Restored: the saved guest's prepared view is dropped.
+		res, stdout, _, err := boot(t, k, "hostview", view(warmCache, false))
+		if err != nil || !res.Warm || !strings.HasPrefix(stdout, "gomod=\"\" err=true") || !strings.HasSuffix(stdout, "mount=false\n") {
+			t.Errorf("without the host view the payload read the host's files: %v\n%s", err, stdout)
 		}
 	})
 }
