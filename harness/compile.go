@@ -137,10 +137,11 @@ func Compile(ctx context.Context, src, dst string, includes []string) error {
 	}
 	// The multiarch directory comes after the others: usdt.bpf.h includes
 	// <linux/errno.h>, which needs its <asm/errno.h>.
-	args := []string{"-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86",
+	flags := []string{"-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86",
 		"-Wall", "-Wno-unused-variable", "-Wno-unused-function",
 		"-fno-color-diagnostics", "-fno-crash-diagnostics",
 		"-idirafter", "/usr/include/x86_64-linux-gnu"}
+	args := append([]string{}, flags...)
 	for _, inc := range incs {
 		args = append(args, "-I", inc)
 	}
@@ -148,7 +149,9 @@ func Compile(ctx context.Context, src, dst string, includes []string) error {
 	// where the file is, when that is inside an include directory, which
 	// the sandbox shows anyway. Elsewhere only the file itself is copied
 	// in: a submission is one file plus the lab's headers.
+	quoteDir := ""
 	if dir := filepath.Dir(absSrc); underAny(dir, incs) {
+		quoteDir = dir
 		args = append(args, "-iquote", dir)
 	}
 	// Debian keeps asm/ headers under the multiarch directory.
@@ -157,18 +160,39 @@ func Compile(ctx context.Context, src, dst string, includes []string) error {
 	}
 	args = append(args, "-c", name, "-o", filepath.Join(outDir, "obj.o"))
 
-	var argv []string
-	if unsafe {
-		argv = append([]string{tc.clang}, args...)
-	} else {
-		argv = append([]string{bwrap}, sandboxArgs(bwrap, tc, incs, work, args)...)
+	// clang reads the copy, which is what pchFor must look at too.
+	copied, err := os.ReadFile(filepath.Join(work, "src", name))
+	if err != nil {
+		return fmt.Errorf("compiling %s: %w", rel, err)
 	}
-	argv = append([]string{prlimit}, limitArgs(argv)...)
-
+	pch := ""
+	if name != pchHeader {
+		pch = pchFor(ctx, tc.clang, flags, copied, quoteDir, incs)
+	}
 	limit := compileTimeLimit
 	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	out, cut, err := runBounded(cctx, argv, filepath.Join(work, "src"), maxCompileOutput)
+	runClang := func(pch string) ([]byte, bool, error) {
+		args := args
+		var ro []string
+		if pch != "" {
+			args = append([]string{"-include-pch", pch}, args...)
+			ro = append(ro, pch)
+		}
+		var argv []string
+		if unsafe {
+			argv = append([]string{tc.clang}, args...)
+		} else {
+			argv = append([]string{bwrap}, sandboxArgs(bwrap, tc, incs, ro, work, args)...)
+		}
+		argv = append([]string{prlimit}, limitArgs(argv)...)
+		return runBounded(cctx, argv, filepath.Join(work, "src"), maxCompileOutput)
+	}
+	out, cut, err := runClang(pch)
+	if err != nil && pch != "" && ctx.Err() == nil && cctx.Err() == nil {
+		// The file as written, for clang's own words on it.
+		out, cut, err = runClang("")
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

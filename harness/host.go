@@ -70,6 +70,7 @@ func CompileAll(ctx context.Context, lab *Lab, root, dir string, subs []Submissi
 func compileSubmissions(ctx context.Context, lab *Lab, root, dir string, subs []Submission, files string) ([]Compiled, error) {
 	var out []Compiled
 	progs := map[string]string{} // source directory: binary
+	objs := map[string]string{}  // source file: object
 	for i, s := range subs {
 		c := Compiled{Submission: s, Files: files}
 		if s.Prog != "" {
@@ -102,6 +103,12 @@ func compileSubmissions(ctx context.Context, lab *Lab, root, dir string, subs []
 		if _, err := os.Stat(src); err != nil {
 			return nil, &SourceError{Path: s.Src, Err: err}
 		}
+		if prev, ok := objs[src]; ok {
+			// The same file again (another seed): the same object.
+			c.Obj = prev
+			out = append(out, c)
+			continue
+		}
 		obj := filepath.Join(dir, fmt.Sprintf("sub%d.bpf.o", i))
 		err = Compile(ctx, src, obj, lab.Includes(root))
 		var ce *CompileError
@@ -117,6 +124,7 @@ func compileSubmissions(ctx context.Context, lab *Lab, root, dir string, subs []
 			return nil, fmt.Errorf("compiling %s: %w", s.Src, err)
 		default:
 			c.Obj = obj
+			objs[src] = obj
 		}
 		out = append(out, c)
 	}

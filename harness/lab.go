@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -442,24 +441,7 @@ func keepBuilt(built, cached string) {
 	if err != nil {
 		return
 	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) <= maxBuilt {
-		return
-	}
-	type kept struct {
-		path string
-		at   time.Time
-	}
-	var all []kept
-	for _, e := range ents {
-		if fi, err := e.Info(); err == nil {
-			all = append(all, kept{filepath.Join(dir, e.Name()), fi.ModTime()})
-		}
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].at.After(all[j].at) })
-	for _, k := range all[maxBuilt:] {
-		_ = os.Remove(k.path)
-	}
+	trimDir(dir, maxBuilt)
 }
 
 // BuildGo builds the Go main package in directory dir into the static

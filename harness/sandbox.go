@@ -175,9 +175,10 @@ func bwrapCanDisableUserns(bwrap string) bool {
 }
 
 // sandboxArgs is the bwrap command line (after the bwrap binary) that runs
-// clang with args, seeing work's src/ and out/ at sandboxSrc and sandboxOut
-// and the include directories at their host paths.
-func sandboxArgs(bwrap string, tc *toolchain, includes []string, work string, args []string) []string {
+// clang with args, seeing work's src/ and out/ at sandboxSrc and sandboxOut,
+// and the include directories and the files ro (a precompiled header) at
+// their host paths, read-only.
+func sandboxArgs(bwrap string, tc *toolchain, includes, ro []string, work string, args []string) []string {
 	id := strconv.Itoa(sandboxID)
 	a := []string{
 		"--unshare-all", "--unshare-user",
@@ -196,6 +197,9 @@ func sandboxArgs(bwrap string, tc *toolchain, includes []string, work string, ar
 	}
 	for _, inc := range includes {
 		a = append(a, "--ro-bind-try", inc, inc)
+	}
+	for _, p := range ro {
+		a = append(a, "--ro-bind", p, p)
 	}
 	a = append(a,
 		"--ro-bind", filepath.Join(work, "src"), sandboxSrc,
