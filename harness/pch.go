@@ -214,3 +214,9 @@ func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
 }
+
+// CompileCaches are the cache's directories of what compiling keeps: the
+// lab programs BuildC built and the precompiled headers, by name.
+func CompileCaches() map[string]string {
+	return map[string]string{"built programs": builtDir(), "precompiled headers": pchDir()}
+}

@@ -4,14 +4,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"os"
 	"path/filepath"
+	"slices"
 
+	"github.com/bpflab/bpflab/harness"
 	"github.com/bpflab/bpflab/vmtest"
 	"github.com/bpflab/bpflab/vmtest/kernels"
 )
 
 // cmdCache shows what the cache holds, or with "clean" removes the saved
-// guests (warm starts rebuild them on the next run of each kernel).
+// guests (warm starts rebuild them on the next run of each kernel) and
+// what compiling keeps (rebuilt when next needed).
 func cmdCache(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("cache", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -31,9 +36,13 @@ func cmdCache(args []string, stdout, stderr io.Writer) error {
 			warm += e.Size
 		}
 		fmt.Fprintf(stdout, "cache %s\n", *dir)
-		fmt.Fprintf(stdout, "  kernels       %s\n", mib(kernels.DirSize(filepath.Join(*dir, "kernels"))))
-		fmt.Fprintf(stdout, "  saved guests  %s in %d (bound %s; 'bpflab cache clean' removes them)\n", mib(warm), len(entries), mib(vmtest.DefaultWarmCacheMax))
-		fmt.Fprintf(stdout, "  apt state     %s\n", mib(kernels.DirSize(filepath.Join(*dir, "apt"))))
+		fmt.Fprintf(stdout, "  %-20s %s\n", "kernels", mib(kernels.DirSize(filepath.Join(*dir, "kernels"))))
+		fmt.Fprintf(stdout, "  %-20s %s in %d (bound %s; 'bpflab cache clean' removes them)\n", "saved guests", mib(warm), len(entries), mib(vmtest.DefaultWarmCacheMax))
+		fmt.Fprintf(stdout, "  %-20s %s\n", "apt state", mib(kernels.DirSize(filepath.Join(*dir, "apt"))))
+		for _, name := range compileCacheNames() {
+			d := harness.CompileCaches()[name]
+			fmt.Fprintf(stdout, "  %-20s %s in %s (clean removes them too)\n", name, mib(kernels.DirSize(d)), d)
+		}
 		return nil
 	case "clean":
 		freed, err := vmtest.CleanWarm(*dir)
@@ -41,8 +50,21 @@ func cmdCache(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("removing the saved guests: %w", err)
 		}
 		fmt.Fprintf(stdout, "removed the saved guests (%s); the next run on each kernel saves one again\n", mib(freed))
+		for _, name := range compileCacheNames() {
+			d := harness.CompileCaches()[name]
+			size := kernels.DirSize(d)
+			if err := os.RemoveAll(d); err != nil {
+				return fmt.Errorf("removing the %s: %w", name, err)
+			}
+			fmt.Fprintf(stdout, "removed the %s (%s); they are made again when needed\n", name, mib(size))
+		}
 		return nil
 	}
 	fs.Usage()
 	return usagef("unknown cache command %q", fs.Arg(0))
+}
+
+// compileCacheNames are harness.CompileCaches' names, in order.
+func compileCacheNames() []string {
+	return slices.Sorted(maps.Keys(harness.CompileCaches()))
 }
