@@ -68,9 +68,10 @@ func sendFile(fw frameSender, name string, data []byte) error {
 	return fw.WriteFrame(FrameFileData, data)
 }
 
-// sendFiles sends the file at p, or every regular file below it.
-func sendFiles(fw frameSender, p string) error {
-	return filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+// sendFiles sends the file at p, or every regular file below it, as the
+// payload saw them in root ("" for the guest's own), by their paths there.
+func sendFiles(fw frameSender, root, p string) error {
+	return filepath.WalkDir(filepath.Join(root, p), func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // the payload did not write it
@@ -84,7 +85,15 @@ func sendFiles(fw frameSender, p string) error {
 		if err != nil {
 			return err
 		}
-		return sendFile(fw, path, data)
+		name := path
+		if root != "" {
+			rel, err := filepath.Rel(root, path)
+			if err != nil {
+				return err
+			}
+			name = "/" + rel
+		}
+		return sendFile(fw, name, data)
 	})
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // bigData is n bytes that no two positions of a misplaced chunk would
@@ -220,5 +222,48 @@ func TestFileNotAskedForIsDropped(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(asked, "y")); err != nil || string(b) != "ok" {
 		t.Errorf("the file after it: %q, %v", b, err)
+	}
+}
+
+// A payload that ran in another root (the host view's) has its files
+// sent by their paths there.
+func TestSendFilesFromRoot(t *testing.T) {
+	root := t.TempDir()
+	for _, p := range []string{"out/a.json", "out/.hidden/b", ".cache/c"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(root)
+	for _, r := range []string{root, "."} {
+		var buf bytes.Buffer
+		fw := NewFrameWriter(&buf)
+		for _, p := range []string{"/out", "/.cache/c", "/missing"} {
+			if err := sendFiles(fw, r, p); err != nil {
+				t.Fatalf("root %s: %v", r, err)
+			}
+		}
+		var names []string
+		fr := NewFrameReader(&buf)
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				break
+			}
+			if f.Type == FrameFile {
+				name, _, err := decodeFileStart(f.Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				names = append(names, name)
+			}
+		}
+		want := []string{"/out/.hidden/b", "/out/a.json", "/.cache/c"}
+		if diff := cmp.Diff(want, names); diff != "" {
+			t.Errorf("root %s: names (-want +got):\n%s", r, diff)
+		}
 	}
 }

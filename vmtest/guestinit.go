@@ -42,6 +42,11 @@ type Job struct {
 	// their indexes, shown at /lib/modules/RELEASE with the host view.
 	ModuleTree string `json:"moduleTree,omitempty"`
 
+	// root is the root the payload runs in, from the init's working
+	// directory: the host view's merged root, or "" for the guest's own
+	// (guest side only).
+	root string
+
 	// ShipDir copies Dir's files and its testdata/ tree into the guest at
 	// the same paths (host side only).
 	ShipDir bool `json:"-"`
@@ -78,13 +83,17 @@ type guestOS interface {
 	// pool and reseeds the kernel's generator from it.
 	SetTime(unixNano int64) error
 	AddEntropy(seed []byte) error
-	// MountHostView mounts the host view (see hostview.go), the host's
-	// moduleTree, if any, at /lib/modules/RELEASE, and the host's
-	// directory tmp (/tmp/NAME), if any, at its path. PrepareHostView,
-	// in a guest about to be saved, does the part that needs no host;
-	// DropHostView undoes it for a run without the view.
-	MountHostView(moduleTree, tmp string) error
+	// The host view (see hostview.go). PrepareHostView, in a guest about
+	// to be saved, does what needs no host; StartHostView starts merging
+	// the guest's root with the host's while the job's files arrive;
+	// MountHostView finishes it once they are there, with the host's
+	// moduleTree, if any, at /lib/modules/RELEASE and the host's
+	// directory tmp (/tmp/NAME), if any, at its path, and returns the
+	// root the payload runs in. DropHostView undoes PrepareHostView for a
+	// run without the view.
 	PrepareHostView()
+	StartHostView()
+	MountHostView(moduleTree, tmp string) (string, error)
 	DropHostView()
 	// Log writes a line to the kernel console.
 	Log(format string, args ...any)
@@ -187,15 +196,17 @@ func runInit(g guestOS) {
 		return
 	}
 	if job.HostView {
-		if err := g.MountHostView(job.ModuleTree, tmpTop(job.Dir)); err != nil {
+		root, err := g.MountHostView(job.ModuleTree, tmpTop(job.Dir))
+		if err != nil {
 			fw.sendError(ClassInfra, "showing the host's files in the guest: %v (--host-view=false runs without them)", err)
 			return
 		}
+		job.root = root
 	} else if warm {
 		g.DropHostView()
 	}
 	for _, d := range job.Mkdirs {
-		if err := g.MkdirAll(d, 0o755); err != nil {
+		if err := g.MkdirAll(filepath.Join(job.root, d), 0o755); err != nil {
 			fw.sendError(ClassInfra, "creating %s: %v", d, err)
 			return
 		}
@@ -206,7 +217,7 @@ func runInit(g guestOS) {
 		return
 	}
 	for _, p := range job.Collect {
-		if err := sendFiles(fw, p); err != nil {
+		if err := sendFiles(fw, job.root, p); err != nil {
 			g.Log("bpflab-init: sending %s back: %v", p, err)
 		}
 	}
@@ -299,6 +310,10 @@ func (s streamWriter) Write(p []byte) (int, error) {
 // could not be started at all.
 func runPayload(job Job, fw *lockedFrameWriter) (ExitStatus, error) {
 	cmd := exec.Command(job.Args[0], job.Args[1:]...)
+	if job.root != "" {
+		// The directory and the program are found in the new root.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: job.root}
+	}
 	cmd.Dir = job.Dir
 	cmd.Env = job.Env
 	cmd.Stdout = streamWriter{fw, FrameStdout}

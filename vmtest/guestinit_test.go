@@ -81,10 +81,12 @@ func (f *fakeGuest) Symlink(target, link string) error {
 
 func (f *fakeGuest) SetTime(ns int64) error { f.time = ns; return nil }
 
-func (f *fakeGuest) MountHostView(string, string) error {
+func (f *fakeGuest) MountHostView(string, string) (string, error) {
 	f.mounts = append(f.mounts, "host view")
-	return nil
+	return "", nil
 }
+
+func (f *fakeGuest) StartHostView() { f.mounts = append(f.mounts, "host view started") }
 
 func (f *fakeGuest) PrepareHostView() { f.mounts = append(f.mounts, "host view prepared") }
 
@@ -300,7 +302,7 @@ func TestInitWarmJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := filepath.Join(g.root, "data")
-	job := Job{Args: []string{"/bin/sh", "-c", "cat " + data + "/in.txt; test -x " + data + "/run.sh"}, Dir: "/"}
+	job := Job{Args: []string{"/bin/sh", "-c", "cat " + data + "/in.txt; test -x " + data + "/run.sh"}, Dir: "/", HostView: true}
 	r := NewInitramfs()
 	raw, _ := json.Marshal(job)
 	if err := r.Bytes(jobPath, raw, 0o644); err != nil {
@@ -311,7 +313,7 @@ func TestInitWarmJob(t *testing.T) {
 	_ = r.Symlink("/data/link", "in.txt")
 	var in bytes.Buffer
 	fw := NewFrameWriter(&in)
-	h := jobHeader{Time: 1234567890}
+	h := jobHeader{Time: 1234567890, View: true}
 	h.Seed[0] = 7
 	_ = fw.WriteFrame(FrameWake, nil)
 	_ = fw.WriteFrame(FrameJob, h.encode())
@@ -346,6 +348,12 @@ func TestInitWarmJob(t *testing.T) {
 	}
 	if target, err := os.Readlink(filepath.Join(data, "link")); err != nil || target != "in.txt" {
 		t.Errorf("symlink %q, %v", target, err)
+	}
+	// Saved with the view prepared; the header starts it before the
+	// files arrive, the job finishes it.
+	view := g.mounts[len(g.mounts)-3:]
+	if diff := cmp.Diff([]string{"host view prepared", "host view started", "host view"}, view); diff != "" {
+		t.Errorf("host view (-want +got):\n%s", diff)
 	}
 }
 

@@ -5,10 +5,11 @@ package vmtest
 // FUSE to the init through /dev/fuse; the init passes each request, as it
 // is, in a frame on a second virtio-serial port, and passes the answers
 // back. On the host, go-fuse's protocol server answers them from a
-// loopback of / that refuses every change. In the guest, each top-level
-// directory of the host is an overlay: what the guest has (the payload,
-// its libraries, /etc/passwd) over the host's, with a tmpfs on top that
-// takes the writes.
+// loopback of / that refuses every change. In the guest, the payload runs
+// in one overlay of the guest's root over the host's: what the guest has
+// (the payload, its libraries, /etc/passwd) hides the host's, a tmpfs on
+// top takes the writes, and the init's /proc, /sys, /dev, /run and /tmp
+// are bound in.
 
 import (
 	"context"
@@ -26,10 +27,6 @@ import (
 
 // filesPortName is the host view's virtio-serial port, as the guest sees it.
 const filesPortName = "org.bpflab.files"
-
-// hostViewSkip are the host's top-level directories the guest keeps its
-// own of.
-var hostViewSkip = map[string]bool{"proc": true, "sys": true, "dev": true, "run": true, "tmp": true, "lost+found": true}
 
 // serveHostView answers the FUSE requests that arrive on port with the
 // host's files under root, read-only, until port is closed.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,10 +13,19 @@ import (
 // hostViewDir is where the init mounts the host's root.
 const hostViewDir = "/run/bpflab/host"
 
-// hostViewConn is the host view's FUSE mount, its relay started but held
-// at a gate that says whether the run uses the view.
+// hostViewConn is the host view's FUSE mount: the port its requests go
+// out on and the /dev/fuse descriptor they come from.
 type hostViewConn struct {
-	gate chan bool
+	port io.ReadWriter
+	dev  *os.File
+	// merged is closed when the merged root is ready (see mergeRoot),
+	// with err saying whether it is; lib is where the host's /lib points
+	// (usr/lib), when it is a link.
+	merged chan struct{}
+	err    error
+	lib    string
+	// links are the names of the host's top-level symbolic links.
+	links []string
 }
 
 // preparedView is the host view a warm guest set up before it was saved
@@ -25,32 +33,34 @@ type hostViewConn struct {
 var preparedView *hostViewConn
 
 // PrepareHostView sets the host view up as far as it can without the
-// host: it mounts the FUSE file system, binds the guest's root for the
-// overlay, and starts the relay, which holds the kernel's first request
-// (INIT) until the run opens the gate. A guest saved at this point spares
-// each restored run that uses the view the set-up's syscalls and threads,
-// and the host that answers INIT after the restore is the one that serves
-// the run. A run without the view drops it (DropHostView). Failing here
-// is not fatal: MountHostView tries again, and says why.
+// host: it mounts the FUSE file system, whose first request (INIT) the
+// kernel queues until the relay reads it, and binds the guest's root for
+// the overlay. A guest saved at this point spares each restored run that
+// uses the view the set-up's syscalls, and the host that answers INIT
+// after the restore is the one that serves the run. The relay itself
+// starts with the run: its goroutines, parked in a saved guest, cost a
+// run without the view some 30 ms of its payload's time (measured, not
+// understood). A run without the view drops it (DropHostView). Failing
+// here is not fatal: StartHostView tries again, and says why.
 func (linuxGuest) PrepareHostView() {
 	if c, err := setUpView(); err == nil {
 		preparedView = c
 	}
 }
 
-// DropHostView takes the prepared view away, for a run without it: the
-// relay, told so at its gate, does it beside the payload (see
-// relayToHost).
+// DropHostView takes the prepared view away, for a run without it:
+// closing its /dev/fuse descriptor ends the connection, so anything that
+// looks there gets ENOTCONN instead of waiting for an INIT nobody
+// answers. The mounts stay, unused.
 func (linuxGuest) DropHostView() {
 	if preparedView != nil {
-		preparedView.gate <- false
+		preparedView.dev.Close()
 		preparedView = nil
 	}
 }
 
 // setUpView opens the host view's port and /dev/fuse, mounts the view at
-// hostViewDir, binds the guest's root at guestRootDir and starts the
-// relay, gated.
+// hostViewDir and binds the guest's root at guestRootDir.
 func setUpView() (*hostViewConn, error) {
 	if err := loadModules(); err != nil {
 		return nil, err
@@ -81,48 +91,95 @@ func setUpView() (*hostViewConn, error) {
 		dev.Close()
 		return nil, fmt.Errorf("binding the guest's root at %s: %w", guestRootDir, err)
 	}
-	c := &hostViewConn{gate: make(chan bool, 1)}
-	go relayToHost(dev, dev, port, c.gate)
-	go relayToKernel(port, dev)
-	return c, nil
+	return &hostViewConn{port: port, dev: dev}, nil
 }
 
-// MountHostView opens the relay's gate (setting the view up first unless
-// PrepareHostView did) and puts the host's top-level directories at
-// their paths (see hostview.go).
-func (g linuxGuest) MountHostView(moduleTree, tmp string) error {
+// StartHostView starts the relay and starts merging the guest's
+// root with the host's (see mergeRoot) beside what the init does
+// meanwhile: a restored guest starts as soon as the job's header says the
+// run uses the view, while the job's files arrive. It sets the view up
+// first unless PrepareHostView did.
+func (linuxGuest) StartHostView() {
 	c := preparedView
 	if c == nil {
 		var err error
 		if c, err = setUpView(); err != nil {
-			return err
+			c = &hostViewConn{merged: make(chan struct{}), err: err}
+			close(c.merged)
+			preparedView = c
+			return
 		}
+		preparedView = c
 	}
-	c.gate <- true
-	if err := overlayHost(moduleTree); err != nil {
-		return err
+	if c.merged != nil {
+		return // started already
+	}
+	c.merged = make(chan struct{})
+	go relayToHost(c.dev, c.dev, c.port)
+	go relayToKernel(c.port, c.dev)
+	go func() {
+		defer close(c.merged)
+		c.err = mergeRoot(c)
+	}()
+}
+
+// MountHostView finishes the host view once the job's files are in place
+// (StartHostView first, if it has not been called): the job's directory
+// under /tmp, if the host has it (a tree checked out there, in CI), and
+// the guest's /tmp in the merged root; the kernel's modules at
+// /lib/modules/RELEASE. It returns the root the payload runs in, as a
+// path from the init's working directory.
+func (g linuxGuest) MountHostView(moduleTree, tmp string) (string, error) {
+	g.StartHostView()
+	c := preparedView
+	<-c.merged
+	if c.err != nil {
+		return "", c.err
+	}
+	for _, name := range c.links {
+		// An empty directory of the guest's (/sbin, which the job's
+		// archive makes) would hide the host's link (/sbin -> usr/sbin).
+		// Nothing has looked it up in the merged root yet.
+		if p := "/" + name; isEmptyDir(p) {
+			_ = os.Remove(p) // a mount point stays (EBUSY)
+		}
 	}
 	if tmp != "" {
 		// /tmp is the guest's own, but a tree checked out there (CI) is
 		// the job's: its top directory is shown like the host's others.
 		if fi, err := os.Lstat(filepath.Join(hostViewDir, tmp)); err == nil && fi.IsDir() {
 			if err := overlayDir(tmp, tmp+":"+filepath.Join(hostViewDir, tmp), "tmp"); err != nil {
-				return err
+				return "", err
 			}
 		}
 	}
-	return nil
+	if err := unix.Mount("/tmp", filepath.Join(mergedDir, "tmp"), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return "", fmt.Errorf("binding /tmp in the merged root: %w", err)
+	}
+	if moduleTree != "" {
+		if err := linkModules(moduleTree, c.lib); err != nil {
+			return "", err
+		}
+	}
+	// The merged root goes on top of the guest's, as switch_root puts a
+	// booted system's: the payload, made to chroot to the init's working
+	// directory (which moves with it), then has the top of its mount
+	// namespace's root as its root, not a chroot of it, and may create
+	// user namespaces (BPF tokens' tests do). The init's own root stays
+	// the guest's.
+	if err := os.Chdir(mergedDir); err != nil {
+		return "", err
+	}
+	if err := unix.Mount(mergedDir, "/", "", unix.MS_MOVE, ""); err != nil {
+		return "", fmt.Errorf("moving the merged root onto /: %w", err)
+	}
+	return ".", nil
 }
 
 // relayToHost sends each FUSE request the kernel queues, one read each, in
 // a frame of its own, but for those the guest answers itself (see
 // answerHere): those answers go straight back to the kernel, on dev.
-// Nothing leaves before gate says the run uses the view; if it does not,
-// the relay ends the view instead: closing /dev/fuse ends the connection
-// (anything that looks there gets ENOTCONN, never waits for an INIT
-// nobody answers), and the mounts are detached, which waits for the
-// kernel (about 15 ms under TCG) while the payload runs.
-func relayToHost(dev io.ReadCloser, answers io.Writer, port io.Writer, gate <-chan bool) {
+func relayToHost(dev io.Reader, answers io.Writer, port io.Writer) {
 	fw := NewFrameWriter(port)
 	buf := make([]byte, maxFrame)
 	for {
@@ -132,15 +189,6 @@ func relayToHost(dev io.ReadCloser, answers io.Writer, port io.Writer, gate <-ch
 				continue // a request interrupted before it was read
 			}
 			return
-		}
-		if gate != nil {
-			if !<-gate {
-				dev.Close()
-				_ = unix.Unmount(hostViewDir, unix.MNT_DETACH)
-				_ = unix.Unmount(guestRootDir, unix.MNT_DETACH)
-				return
-			}
-			gate = nil
 		}
 		if a := answerHere(buf[:n]); a != nil {
 			_, _ = answers.Write(a)
@@ -173,116 +221,66 @@ const (
 	mergedDir    = "/run/bpflab/merged"
 )
 
-// overlayHost puts the host's top-level directories at their paths: a
-// symlink where the host has one and the guest nothing, else the
-// directory of one overlay of the guest's root over the host's, with a
-// tmpfs for writes, bound there. One overlay bound many times costs the
-// guest a fraction of an overlay per directory: setting an overlay up
-// probes its upper file system's features, some 6 ms of a vCPU under TCG.
-func overlayHost(moduleTree string) error {
+// guestMountPoints are the init's file systems the payload sees in the
+// merged root, in this order, and whether their own mounts come along.
+var guestMountPoints = []struct {
+	dir string
+	rec bool
+}{{"proc", false}, {"sys", true}, {"dev", true}, {"run", false}}
+
+// mergeRoot mounts one overlay of the guest's root over the host's, a
+// tmpfs on top for writes, at mergedDir, where the payload runs (chroot):
+// the guest's files (the payload, its libraries, /etc/passwd) hide the
+// host's of the same name, and every other path is the host's, read on
+// demand. The init's /proc, /sys, /dev and /run are bound into it (/tmp,
+// once the job's files are there: MountHostView). It also reads where the
+// host's /lib points, for the kernel's modules.
+func mergeRoot(c *hostViewConn) error {
 	ents, err := os.ReadDir(hostViewDir)
 	if err != nil {
 		return fmt.Errorf("listing the host's root: %w", err)
 	}
-	links := readLinks(ents)
-	if moduleTree != "" {
-		if err := linkModules(moduleTree, links); err != nil {
-			return err
+	for _, e := range ents {
+		if e.Type()&os.ModeSymlink != 0 {
+			c.links = append(c.links, e.Name())
 		}
 	}
 	if err := overlayDir(mergedDir, guestRootDir+":"+hostViewDir, "root"); err != nil {
 		return err
 	}
-	for _, e := range ents {
-		if hostViewSkip[e.Name()] {
-			continue
+	for _, m := range guestMountPoints {
+		flags := uintptr(unix.MS_BIND)
+		if m.rec {
+			flags |= unix.MS_REC
 		}
-		if err := showHostDir(e, links); err != nil {
-			return err
+		if err := unix.Mount("/"+m.dir, filepath.Join(mergedDir, m.dir), "", flags, ""); err != nil {
+			return fmt.Errorf("binding /%s in the merged root: %w", m.dir, err)
 		}
+	}
+	if t, err := os.Readlink(filepath.Join(hostViewDir, "lib")); err == nil {
+		c.lib = t
 	}
 	return nil
 }
 
-// readLinks returns the targets of the symbolic links among the host's
-// top-level entries, read side by side (a round trip to the host each).
-func readLinks(ents []os.DirEntry) map[string]string {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	links := map[string]string{}
-	for _, e := range ents {
-		if e.Type()&os.ModeSymlink == 0 || hostViewSkip[e.Name()] {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if t, err := os.Readlink(filepath.Join(hostViewDir, e.Name())); err == nil {
-				mu.Lock()
-				links[e.Name()] = t
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return links
-}
-
 // linkModules makes /lib/modules/RELEASE a symbolic link to the kernel's
-// module tree in the host view, in the guest's root before the overlay
-// takes it as a layer: modprobe finds the modules there, and nothing of
-// the tree is asked of the host until something reads it. /lib is the
-// host's when the guest has none: where the host's points, if it is a
-// link (usr/lib).
-func linkModules(tree string, links map[string]string) error {
+// module tree, in the guest's root: the tree is at its host path in the
+// merged root the payload runs in, where modprobe finds the
+// modules there, and nothing of the tree is asked of the host until
+// something reads it. /lib is the host's when the guest has none: where
+// the host's points when it is a link (hostLib, usr/lib).
+func linkModules(tree, hostLib string) error {
 	lib := "/lib"
-	if _, err := os.Lstat(lib); err != nil {
-		if t, ok := links["lib"]; ok {
-			lib = filepath.Join("/", t)
-		}
+	if _, err := os.Lstat(lib); err != nil && hostLib != "" {
+		lib = filepath.Join("/", hostLib)
 	}
 	dst := filepath.Join(lib, "modules", filepath.Base(tree))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
 	_ = os.Remove(dst) // an empty directory the archive made
-	if err := os.Symlink(filepath.Join(hostViewDir, tree), dst); err != nil {
+	if err := os.Symlink(tree, dst); err != nil {
 		return fmt.Errorf("showing the kernel's modules at %s: %w", dst, err)
-	}
-	return nil
-}
-
-// showHostDir puts one entry of the host's root in the guest, at its
-// path name relative to the root.
-func showHostDir(e os.DirEntry, links map[string]string) error {
-	name := e.Name()
-	guest := "/" + name
-	gi, gerr := os.Lstat(guest)
-	empty := gerr == nil && gi.IsDir() && isEmptyDir(guest)
-	switch typ := e.Type(); {
-	case typ&os.ModeSymlink != 0:
-		target, ok := links[name]
-		if !ok {
-			return nil
-		}
-		if empty {
-			_ = os.Remove(guest)
-		}
-		if gerr != nil || empty {
-			return os.Symlink(target, guest)
-		}
-	case typ.IsDir():
-		if gerr == nil && !gi.IsDir() {
-			return nil
-		}
-		if gerr != nil {
-			if err := os.MkdirAll(guest, 0o755); err != nil {
-				return err
-			}
-		}
-		if err := unix.Mount(filepath.Join(mergedDir, name), guest, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("showing the host's %s: %w", guest, err)
-		}
 	}
 	return nil
 }

@@ -207,19 +207,28 @@ type jobHeader struct {
 	// Seed is mixed into the guest's random pool, which is then reseeded,
 	// so guests restored from one snapshot draw different numbers.
 	Seed [32]byte
+	// View says the run uses the host view: the guest starts mounting it
+	// while the job's files arrive.
+	View bool
 }
 
 func (h jobHeader) encode() []byte {
 	b := binary.LittleEndian.AppendUint64(nil, uint64(h.Time))
-	return append(b, h.Seed[:]...)
+	b = append(b, h.Seed[:]...)
+	var flags byte
+	if h.View {
+		flags = 1
+	}
+	return append(b, flags)
 }
 
 func decodeJobHeader(b []byte) (jobHeader, error) {
 	var h jobHeader
-	if len(b) != 8+len(h.Seed) {
+	if len(b) != 8+len(h.Seed)+1 {
 		return h, fmt.Errorf("%w: job frame of %d bytes", ErrBadFrame, len(b))
 	}
 	h.Time = int64(binary.LittleEndian.Uint64(b))
 	copy(h.Seed[:], b[8:])
+	h.View = b[8+len(h.Seed)]&1 != 0
 	return h, nil
 }

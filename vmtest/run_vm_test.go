@@ -126,8 +126,14 @@ func payload(c string) {
 		if err != nil || serr != nil {
 			fmt.Fprintf(os.Stderr, "modprobe dummy: %v %v\n", err, serr)
 		}
-		// The view's own mount: the host's root with it, nothing (and no
-		// wait for an answer that never comes) without.
+		// The payload's root is its mount namespace's, not a chroot: it
+		// may create user namespaces (BPF tokens' tests do).
+		userns := exec.Command("/bin/true")
+		userns.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
+		fmt.Printf("userns=%v\n", userns.Run())
+		// The view's own mount is the init's: the payload finds nothing
+		// there, with the view (it runs in the merged root) or without
+		// (and then never waits for an answer that does not come).
 		ents, _ := os.ReadDir("/run/bpflab/host")
 		fmt.Printf("mount=%v\n", len(ents) > 0)
 	case "exit3":

@@ -49,7 +49,7 @@ const warmSaveTimeout = 60 * time.Second
 
 // warmVersion changes when the init's side of a warm start does, so old
 // snapshots are never restored by a bpflab that speaks differently.
-const warmVersion = "bpflab-warm-2"
+const warmVersion = "bpflab-warm-3"
 
 // WarmDir is where the saved guests live in a cache directory.
 func WarmDir(cacheDir string) string { return filepath.Join(cacheDir, "warm") }
@@ -65,6 +65,7 @@ type warmStart struct {
 	port    io.Writer
 	monitor io.ReadWriter // QMP, when saving
 	sending bool
+	view    bool // the job uses the host view
 }
 
 // wake asks the restored init to say it is ready.
@@ -74,7 +75,7 @@ func (w *warmStart) wake() error {
 
 // send hands the job to the restored init: the header, then the archive.
 func (w *warmStart) send() error {
-	h := jobHeader{Time: time.Now().UnixNano()}
+	h := jobHeader{Time: time.Now().UnixNano(), View: w.view}
 	if _, err := rand.Read(h.Seed[:]); err != nil {
 		return err
 	}
@@ -320,7 +321,7 @@ func runWarm(ctx context.Context, cfg *Config, accel string, job Job, archive *I
 	now := time.Now()
 	_ = os.Chtimes(snap.state(), now, now) // recently used: evicted last
 	wcfg := warmConfig(cfg)
-	res, err = boot(ctx, &wcfg, accel, snap.initrd(), job, &warmStart{state: state, archive: archive})
+	res, err = boot(ctx, &wcfg, accel, snap.initrd(), job, &warmStart{state: state, archive: archive, view: job.HostView})
 	if err != nil && (res == nil || res.Boot == 0) && ctx.Err() == nil {
 		cfg.Log.Warn("restoring the saved guest failed, booting the kernel", "reason", err)
 		if ClassOf(err) != ClassBootHang {

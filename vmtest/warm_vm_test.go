@@ -150,9 +150,9 @@ func TestHostView(t *testing.T) {
 			if err != nil || res.Status != (vmtest.ExitStatus{}) {
 				t.Fatalf("run: %v %+v\n%s", err, res, stderr)
 			}
-			want := "gomod=\"module github.com/bpflab/bpflab\" err=false\nwrite=<nil>\nreadback=\"guest\" <nil>\nmodprobe=true \nmount=true\n"
+			want := "gomod=\"module github.com/bpflab/bpflab\" err=false\nwrite=<nil>\nreadback=\"guest\" <nil>\nmodprobe=true \nuserns=<nil>\nmount=false\n"
 			if stdout != want || !res.Warm {
-				t.Errorf("warm=%v, the payload saw:\n%s\nwant:\n%s", res.Warm, stdout, want)
+				t.Errorf("warm=%v, the payload saw:\n%s\nwant:\n%s\nstderr:\n%s", res.Warm, stdout, want, stderr)
 			}
 			if _, err := os.Stat(probe); err == nil {
 				t.Errorf("a write in the guest reached the host: %s", probe)

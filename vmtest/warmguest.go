@@ -66,6 +66,9 @@ func awaitJob(g guestOS, fw *lockedFrameWriter, port io.Reader) error {
 	if err := g.AddEntropy(h.Seed[:]); err != nil {
 		return fmt.Errorf("seeding the random pool: %w", err)
 	}
+	if h.View {
+		g.StartHostView()
+	}
 	return unpack(g, bufio.NewReaderSize(port, 1<<20))
 }
 
