@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -246,6 +247,32 @@ func kernelCheck(l *Lab, release string, guest bool, probe func(Feature) error) 
 		c.Reason += " has " + strings.Join(have, ", ")
 	}
 	return c, false
+}
+
+// kernelChecked is a "kernel" check made once for several submissions.
+type kernelChecked struct {
+	Check Check `json:"check"`
+	Skip  bool  `json:"skip"`
+}
+
+// kernelCheckEnv carries a kernelChecked from the guest's grader to its
+// workers, as JSON.
+const kernelCheckEnv = "BPFLAB_KERNEL_CHECK"
+
+// probeKernel makes lab's "kernel" check on the running kernel.
+func probeKernel(l *Lab) kernelChecked {
+	c, skip := kernelCheck(l, release(), os.Getenv("BPFLAB_GUEST") == "1", probeFeature)
+	return kernelChecked{c, skip}
+}
+
+// checkedKernel is the "kernel" check the grader handed down, or a new
+// one when there is none.
+func checkedKernel(l *Lab) kernelChecked {
+	var k kernelChecked
+	if v := os.Getenv(kernelCheckEnv); v != "" && json.Unmarshal([]byte(v), &k) == nil && k.Check.Name == "kernel" {
+		return k
+	}
+	return probeKernel(l)
 }
 
 // probeFeature runs f's probe.

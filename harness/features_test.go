@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -116,5 +117,19 @@ func TestLabMissing(t *testing.T) {
 	}
 	if got := lab.Features[1].Name; got != "the helper bpf_get_current_cgroup_id in tracepoint programs" {
 		t.Errorf("helper feature named %q", got)
+	}
+}
+
+// The grader probes the kernel once and its workers take the check it
+// hands down.
+func TestCheckedKernelHandedDown(t *testing.T) {
+	want := kernelChecked{Check: Check{Name: "kernel", Status: Skip, Reason: "probed once"}, Skip: true}
+	b, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(kernelCheckEnv, string(b))
+	if got := checkedKernel(&Lab{ID: "lab-x"}); got != want {
+		t.Errorf("checkedKernel = %+v, want %+v", got, want)
 	}
 }

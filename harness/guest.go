@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cilium/ebpf/rlimit"
 )
 
 // WorkerCommand is the hidden bpflab subcommand that grades one object in
@@ -43,6 +45,13 @@ func GuestMain(ctx context.Context, lab *Lab, objs []string, seeds []uint64, pro
 	}
 	if len(progs) != 0 && len(progs) != len(objs) {
 		return fmt.Errorf("%d objects and %d programs: give one --prog after each --obj, or none", len(objs), len(progs))
+	}
+	// The kernel's features are the same for every submission: probed
+	// once here, the check is handed to each worker (some 40 ms of a
+	// vCPU each under TCG).
+	_ = rlimit.RemoveMemlock()
+	if b, err := json.Marshal(probeKernel(lab)); err == nil {
+		os.Setenv(kernelCheckEnv, string(b))
 	}
 	var reports []*Report
 	for i, o := range objs {

@@ -300,7 +300,8 @@ func gradeObject(ctx context.Context, lab *Lab, obj, prog, kernel, source string
 	// workers, the scenario's) may have used up. A limit that cannot be
 	// lifted fails the "maps" check later, with the reason.
 	_ = rlimit.RemoveMemlock()
-	kc, skip := kernelCheck(lab, release(), os.Getenv("BPFLAB_GUEST") == "1", probeFeature)
+	k := checkedKernel(lab)
+	kc, skip := k.Check, k.Skip
 	g.add(kc)
 	if kc.Status == Fail {
 		return r
