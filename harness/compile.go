@@ -115,7 +115,8 @@ func Compile(ctx context.Context, src, dst string, includes []string) error {
 	if err := os.Mkdir(filepath.Join(work, "out"), 0o755); err != nil {
 		return fmt.Errorf("compiling %s: %w", rel, err)
 	}
-	if err := copySource(src, filepath.Join(work, "src", name)); err != nil {
+	copied, err := copySource(src, filepath.Join(work, "src", name))
+	if err != nil {
 		if os.IsNotExist(err) {
 			return fmt.Errorf("compiling %s: %w", rel, err)
 		}
@@ -160,11 +161,7 @@ func Compile(ctx context.Context, src, dst string, includes []string) error {
 	}
 	args = append(args, "-c", name, "-o", filepath.Join(outDir, "obj.o"))
 
-	// clang reads the copy, which is what pchFor must look at too.
-	copied, err := os.ReadFile(filepath.Join(work, "src", name))
-	if err != nil {
-		return fmt.Errorf("compiling %s: %w", rel, err)
-	}
+	// clang reads the copy, which is what pchFor looks at too.
 	pch := ""
 	if name != pchHeader {
 		pch = pchFor(ctx, tc.clang, flags, copied, quoteDir, incs)

@@ -215,8 +215,11 @@ func isFile(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// CompileCaches are the cache's directories of what compiling keeps: the
-// lab programs BuildC built and the precompiled headers, by name.
-func CompileCaches() map[string]string {
-	return map[string]string{"built programs": builtDir(), "precompiled headers": pchDir()}
+// CompileCache is a directory of the cache that compiling keeps.
+type CompileCache struct{ Name, Dir string }
+
+// CompileCaches are the lab programs BuildC built and the precompiled
+// headers.
+func CompileCaches() []CompileCache {
+	return []CompileCache{{"built programs", builtDir()}, {"precompiled headers", pchDir()}}
 }

@@ -282,37 +282,38 @@ func sandboxFailure(out []byte) string {
 
 // copySource copies the student's file into dst, refusing what is not a
 // regular file (a symbolic link could point at any host file, a FIFO or
-// device would never end) and files over maxSourceSize.
-func copySource(src, dst string) error {
+// device would never end) and files over maxSourceSize, and returns what
+// it copied.
+func copySource(src, dst string) ([]byte, error) {
 	st, err := os.Lstat(src)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch {
 	case st.Mode()&os.ModeSymlink != 0:
 		target, _ := os.Readlink(src)
-		return fmt.Errorf("it is a symbolic link (to %s): give the file itself", target)
+		return nil, fmt.Errorf("it is a symbolic link (to %s): give the file itself", target)
 	case !st.Mode().IsRegular():
-		return fmt.Errorf("it is not a regular file (%s)", st.Mode().Type())
+		return nil, fmt.Errorf("it is not a regular file (%s)", st.Mode().Type())
 	case st.Size() > maxSourceSize:
-		return fmt.Errorf("it has %d bytes, over the limit of %d", st.Size(), maxSourceSize)
+		return nil, fmt.Errorf("it has %d bytes, over the limit of %d", st.Size(), maxSourceSize)
 	}
 	f, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxSourceSize+1))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(data) > maxSourceSize {
-		return fmt.Errorf("it has more than %d bytes", maxSourceSize)
+		return nil, fmt.Errorf("it has more than %d bytes", maxSourceSize)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	return os.WriteFile(dst, data, 0o644)
+	return data, os.WriteFile(dst, data, 0o644)
 }
 
 // copyObject copies clang's output to dst. It is read without following a

@@ -61,7 +61,7 @@ func (linuxGuest) DropHostView() {
 
 // setUpView opens the host view's port and /dev/fuse, mounts the view at
 // hostViewDir and binds the guest's root at guestRootDir.
-func setUpView() (*hostViewConn, error) {
+func setUpView() (c *hostViewConn, err error) {
 	if err := loadModules(); err != nil {
 		return nil, err
 	}
@@ -74,21 +74,23 @@ func setUpView() (*hostViewConn, error) {
 		return nil, fmt.Errorf("opening /dev/fuse: %w", err)
 	}
 	dev := os.NewFile(uintptr(fd), "/dev/fuse")
+	defer func() {
+		if err != nil {
+			dev.Close()
+		}
+	}()
 	for _, d := range []string{hostViewDir, guestRootDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			dev.Close()
 			return nil, err
 		}
 	}
 	opts := fmt.Sprintf("fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions", fd)
 	if err := unix.Mount("bpflab-host", hostViewDir, "fuse.bpflab", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
-		dev.Close()
 		return nil, fmt.Errorf("mounting the host view: %w", err)
 	}
 	// The overlay's lowest guest layer: the root as the initramfs and the
 	// job's archive fill it, without the file systems mounted on it.
 	if err := unix.Mount("/", guestRootDir, "", unix.MS_BIND, ""); err != nil {
-		dev.Close()
 		return nil, fmt.Errorf("binding the guest's root at %s: %w", guestRootDir, err)
 	}
 	return &hostViewConn{port: port, dev: dev}, nil

@@ -4,10 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/bpflab/bpflab/harness"
 	"github.com/bpflab/bpflab/vmtest"
@@ -39,9 +37,8 @@ func cmdCache(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  %-20s %s\n", "kernels", mib(kernels.DirSize(filepath.Join(*dir, "kernels"))))
 		fmt.Fprintf(stdout, "  %-20s %s in %d (bound %s; 'bpflab cache clean' removes them)\n", "saved guests", mib(warm), len(entries), mib(vmtest.DefaultWarmCacheMax))
 		fmt.Fprintf(stdout, "  %-20s %s\n", "apt state", mib(kernels.DirSize(filepath.Join(*dir, "apt"))))
-		for _, name := range compileCacheNames() {
-			d := harness.CompileCaches()[name]
-			fmt.Fprintf(stdout, "  %-20s %s in %s (clean removes them too)\n", name, mib(kernels.DirSize(d)), d)
+		for _, c := range harness.CompileCaches() {
+			fmt.Fprintf(stdout, "  %-20s %s in %s (clean removes them too)\n", c.Name, mib(kernels.DirSize(c.Dir)), c.Dir)
 		}
 		return nil
 	case "clean":
@@ -50,21 +47,15 @@ func cmdCache(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("removing the saved guests: %w", err)
 		}
 		fmt.Fprintf(stdout, "removed the saved guests (%s); the next run on each kernel saves one again\n", mib(freed))
-		for _, name := range compileCacheNames() {
-			d := harness.CompileCaches()[name]
-			size := kernels.DirSize(d)
-			if err := os.RemoveAll(d); err != nil {
-				return fmt.Errorf("removing the %s: %w", name, err)
+		for _, c := range harness.CompileCaches() {
+			size := kernels.DirSize(c.Dir)
+			if err := os.RemoveAll(c.Dir); err != nil {
+				return fmt.Errorf("removing the %s: %w", c.Name, err)
 			}
-			fmt.Fprintf(stdout, "removed the %s (%s); they are made again when needed\n", name, mib(size))
+			fmt.Fprintf(stdout, "removed the %s (%s); they are made again when needed\n", c.Name, mib(size))
 		}
 		return nil
 	}
 	fs.Usage()
 	return usagef("unknown cache command %q", fs.Arg(0))
-}
-
-// compileCacheNames are harness.CompileCaches' names, in order.
-func compileCacheNames() []string {
-	return slices.Sorted(maps.Keys(harness.CompileCaches()))
 }
