@@ -224,7 +224,11 @@ func judgeReaction[E comparable](o *Oracle[E], p *ProcResult, killAt int, fail f
 		if c.Index == killAt {
 			check, want = o.KillCheck, "want it killed by SIGKILL in that call"
 		}
-		f(check, fmt.Sprintf("%s %s: the process stood still in this call until the grader killed it (stopped or blocked); %s", o.Describe(c), where(c), want), c)
+		how := "the process stood still in this call until the grader killed it (stopped or blocked)"
+		if p.Stopped {
+			how = "the process was stopped in this call (by a stop signal such as SIGSTOP, which only SIGCONT undoes) and the grader killed it"
+		}
+		f(check, fmt.Sprintf("%s %s: %s; %s", o.Describe(c), where(c), how, want), c)
 	case !p.Ready && p.Signal != 0:
 		f(o.LiveCheck, fmt.Sprintf("%s was killed by %s as it started, before its first call (a new process opens files as it starts)", name, sigName(p.Signal)), nil)
 	case !p.Ready:
@@ -428,6 +432,9 @@ func whyNotRun(p *ProcResult) string {
 	case p.StartErr != nil:
 		return "its process could not start"
 	case p.Hung:
+		if p.Stopped {
+			return "its process was stopped earlier and was killed by the grader"
+		}
 		return "its process stood still earlier and was killed by the grader"
 	case !p.Ready:
 		return "its process was killed as it started"

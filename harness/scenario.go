@@ -169,10 +169,11 @@ type ProcResult struct {
 	// Signal is the signal that killed it, or 0; Code its exit code.
 	Signal syscall.Signal
 	Code   int
-	// Hung is true when it had not ended by the deadline and the grader
-	// killed it.
-	Hung   bool
-	Stderr string
+	// Hung is true when it had not ended by the deadline, or was seen
+	// stopped (Stopped), and the grader killed it.
+	Hung    bool
+	Stopped bool
+	Stderr  string
 	// StartErr is set when the process could not be started at all.
 	StartErr error
 }
@@ -533,21 +534,11 @@ func runGroup(ctx context.Context, rs []*running, deadline time.Duration) (hung 
 		if r.cmd == nil {
 			continue
 		}
-		select {
-		case <-r.ended:
-		default:
-			select {
-			case <-r.ended:
-			case <-dctx.Done():
-				select {
-				case <-r.ended: // ended as the deadline passed
-				default:
-					r.pr.Hung = true
-					hung = true
-					_ = r.cmd.Process.Kill()
-					<-r.ended
-				}
-			}
+		if !waitEnded(dctx, r) {
+			r.pr.Hung = true
+			hung = true
+			_ = r.cmd.Process.Kill()
+			<-r.ended
 		}
 		err := r.cmd.Wait()
 		var ee *exec.ExitError
@@ -573,6 +564,58 @@ func runGroup(ctx context.Context, rs []*running, deadline time.Duration) (hung 
 		}
 	}
 	return hung
+}
+
+// stopPoll is how often a process the grader waits for is looked at for
+// a stop: a stopped process makes no call until another sends it SIGCONT,
+// which nothing in a scenario does, so it is killed and reported at once
+// instead of at the deadline.
+const stopPoll = 20 * time.Millisecond
+
+// waitEnded waits until r's process has ended (true), or until the
+// deadline passes or the process is seen stopped (false; r.pr.Stopped
+// says which).
+func waitEnded(ctx context.Context, r *running) bool {
+	select {
+	case <-r.ended:
+		return true
+	default:
+	}
+	tick := time.NewTicker(stopPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.ended:
+			return true
+		case <-ctx.Done():
+			select {
+			case <-r.ended: // ended as the deadline passed
+				return true
+			default:
+				return false
+			}
+		case <-tick.C:
+			if isStopped(r.pr.Pid) {
+				r.pr.Stopped = true
+				return false
+			}
+		}
+	}
+}
+
+// isStopped tells whether process pid is stopped: by a stop signal
+// (SIGSTOP, SIGTSTP, ...: state T) or at a tracer's (t).
+func isStopped(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: comm may hold blanks and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	return b[i+2] == 'T' || b[i+2] == 't'
 }
 
 // readReports reads a trigger's report lines: ready, then one per call.

@@ -41,6 +41,12 @@ type Job struct {
 	// ModuleTree is the host directory of the kernel's modules, with
 	// their indexes, shown at /lib/modules/RELEASE with the host view.
 	ModuleTree string `json:"moduleTree,omitempty"`
+	// HostLinks are the names of the host root's symbolic links (/lib,
+	// /sbin -> usr/... where /usr is merged) and HostLib where /lib points
+	// if it is one: the host lists its own root, so the guest asks the
+	// view for neither.
+	HostLinks []string `json:"hostLinks,omitempty"`
+	HostLib   string   `json:"hostLib,omitempty"`
 
 	// root is the root the payload runs in, from the init's working
 	// directory: the host view's merged root, or "" for the guest's own
@@ -93,7 +99,7 @@ type guestOS interface {
 	// run without the view.
 	PrepareHostView()
 	StartHostView()
-	MountHostView(moduleTree, tmp string) (string, error)
+	MountHostView(job *Job, tmp string) (string, error)
 	DropHostView()
 	// Log writes a line to the kernel console.
 	Log(format string, args ...any)
@@ -196,7 +202,7 @@ func runInit(g guestOS) {
 		return
 	}
 	if job.HostView {
-		root, err := g.MountHostView(job.ModuleTree, tmpTop(job.Dir))
+		root, err := g.MountHostView(&job, tmpTop(job.Dir))
 		if err != nil {
 			fw.sendError(ClassInfra, "showing the host's files in the guest: %v (--host-view=false runs without them)", err)
 			return

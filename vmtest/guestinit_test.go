@@ -81,7 +81,7 @@ func (f *fakeGuest) Symlink(target, link string) error {
 
 func (f *fakeGuest) SetTime(ns int64) error { f.time = ns; return nil }
 
-func (f *fakeGuest) MountHostView(string, string) (string, error) {
+func (f *fakeGuest) MountHostView(*Job, string) (string, error) {
 	f.mounts = append(f.mounts, "host view")
 	return "", nil
 }

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +28,19 @@ import (
 
 // filesPortName is the host view's virtio-serial port, as the guest sees it.
 const filesPortName = "org.bpflab.files"
+
+// hostRootLinks returns the names of root's symbolic links and where
+// root/lib points, if it is one (usr/lib where /usr is merged).
+func hostRootLinks(root string) (links []string, lib string) {
+	ents, _ := os.ReadDir(root)
+	for _, e := range ents {
+		if e.Type()&os.ModeSymlink != 0 {
+			links = append(links, e.Name())
+		}
+	}
+	lib, _ = os.Readlink(filepath.Join(root, "lib"))
+	return links, lib
+}
 
 // serveHostView answers the FUSE requests that arrive on port with the
 // host's files under root, read-only, until port is closed.

@@ -19,13 +19,9 @@ type hostViewConn struct {
 	port io.ReadWriter
 	dev  *os.File
 	// merged is closed when the merged root is ready (see mergeRoot),
-	// with err saying whether it is; lib is where the host's /lib points
-	// (usr/lib), when it is a link.
+	// with err saying whether it is.
 	merged chan struct{}
 	err    error
-	lib    string
-	// links are the names of the host's top-level symbolic links.
-	links []string
 }
 
 // preparedView is the host view a warm guest set up before it was saved
@@ -93,6 +89,14 @@ func setUpView() (c *hostViewConn, err error) {
 	if err := unix.Mount("/", guestRootDir, "", unix.MS_BIND, ""); err != nil {
 		return nil, fmt.Errorf("binding the guest's root at %s: %w", guestRootDir, err)
 	}
+	// The directories the init's own file systems are bound on in the
+	// merged root end the overlay's lookups there (opaque): binding them
+	// asks the host nothing, and the host's /proc or /tmp never shows
+	// through. Where the root cannot carry the mark, the host is asked.
+	for _, m := range guestMountPoints {
+		_ = unix.Setxattr(filepath.Join(guestRootDir, m.dir), "trusted.overlay.opaque", []byte("y"), 0)
+	}
+	_ = unix.Setxattr(filepath.Join(guestRootDir, "tmp"), "trusted.overlay.opaque", []byte("y"), 0)
 	return &hostViewConn{port: port, dev: dev}, nil
 }
 
@@ -121,7 +125,7 @@ func (linuxGuest) StartHostView() {
 	go relayToKernel(c.port, c.dev)
 	go func() {
 		defer close(c.merged)
-		c.err = mergeRoot(c)
+		c.err = mergeRoot()
 	}()
 }
 
@@ -131,14 +135,14 @@ func (linuxGuest) StartHostView() {
 // the guest's /tmp in the merged root; the kernel's modules at
 // /lib/modules/RELEASE. It returns the root the payload runs in, as a
 // path from the init's working directory.
-func (g linuxGuest) MountHostView(moduleTree, tmp string) (string, error) {
+func (g linuxGuest) MountHostView(job *Job, tmp string) (string, error) {
 	g.StartHostView()
 	c := preparedView
 	<-c.merged
 	if c.err != nil {
 		return "", c.err
 	}
-	for _, name := range c.links {
+	for _, name := range job.HostLinks {
 		// An empty directory of the guest's (/sbin, which the job's
 		// archive makes) would hide the host's link (/sbin -> usr/sbin).
 		// Nothing has looked it up in the merged root yet.
@@ -158,8 +162,8 @@ func (g linuxGuest) MountHostView(moduleTree, tmp string) (string, error) {
 	if err := unix.Mount("/tmp", filepath.Join(mergedDir, "tmp"), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return "", fmt.Errorf("binding /tmp in the merged root: %w", err)
 	}
-	if moduleTree != "" {
-		if err := linkModules(moduleTree, c.lib); err != nil {
+	if job.ModuleTree != "" {
+		if err := linkModules(job.ModuleTree, job.HostLib); err != nil {
 			return "", err
 		}
 	}
@@ -235,18 +239,8 @@ var guestMountPoints = []struct {
 // the guest's files (the payload, its libraries, /etc/passwd) hide the
 // host's of the same name, and every other path is the host's, read on
 // demand. The init's /proc, /sys, /dev and /run are bound into it (/tmp,
-// once the job's files are there: MountHostView). It also reads where the
-// host's /lib points, for the kernel's modules.
-func mergeRoot(c *hostViewConn) error {
-	ents, err := os.ReadDir(hostViewDir)
-	if err != nil {
-		return fmt.Errorf("listing the host's root: %w", err)
-	}
-	for _, e := range ents {
-		if e.Type()&os.ModeSymlink != 0 {
-			c.links = append(c.links, e.Name())
-		}
-	}
+// once the job's files are there: MountHostView).
+func mergeRoot() error {
 	if err := overlayDir(mergedDir, guestRootDir+":"+hostViewDir, "root"); err != nil {
 		return err
 	}
@@ -258,9 +252,6 @@ func mergeRoot(c *hostViewConn) error {
 		if err := unix.Mount("/"+m.dir, filepath.Join(mergedDir, m.dir), "", flags, ""); err != nil {
 			return fmt.Errorf("binding /%s in the merged root: %w", m.dir, err)
 		}
-	}
-	if t, err := os.Readlink(filepath.Join(hostViewDir, "lib")); err == nil {
-		c.lib = t
 	}
 	return nil
 }

@@ -183,6 +183,9 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 	if trees, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg.Kernel), kernels.TreeDir, "*")); job.HostView && len(trees) == 1 {
 		job.ModuleTree = trees[0]
 	}
+	if job.HostView {
+		job.HostLinks, job.HostLib = hostRootLinks("/")
+	}
 	accel := cfg.Accel
 	if accel == "auto" {
 		accel = chooseAccel(cfg.CacheDir)

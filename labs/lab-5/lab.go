@@ -635,6 +635,8 @@ const atomicHint = "counts were lost while threads ran on two CPUs at once: `*v 
 
 func fate(pr *harness.ProcResult) string {
 	switch {
+	case pr.Stopped:
+		return ": it was stopped (a stop signal)"
 	case pr.Hung:
 		return ": it hung"
 	case pr.Signal != 0:
