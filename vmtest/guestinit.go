@@ -97,7 +97,7 @@ type guestOS interface {
 	// directory tmp (/tmp/NAME), if any, at its path, and returns the
 	// root the payload runs in. DropHostView undoes PrepareHostView for a
 	// run without the view.
-	PrepareHostView()
+	PrepareHostView() bool
 	StartHostView()
 	MountHostView(job *Job, tmp string) (string, error)
 	DropHostView()
@@ -168,9 +168,12 @@ func runInit(g guestOS) {
 			return
 		}
 		fw = &lockedFrameWriter{fw: NewFrameWriter(port)}
-		g.PrepareHostView()
+		var ready []byte
+		if g.PrepareHostView() {
+			ready = []byte{readyViewPrepared}
+		}
 		warm = true
-		if err := awaitJob(g, fw, port); err != nil {
+		if err := awaitJob(g, fw, port, ready); err != nil {
 			fw.sendError(ClassInfra, "receiving the job: %v", err)
 			return
 		}

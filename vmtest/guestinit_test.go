@@ -88,7 +88,10 @@ func (f *fakeGuest) MountHostView(*Job, string) (string, error) {
 
 func (f *fakeGuest) StartHostView() { f.mounts = append(f.mounts, "host view started") }
 
-func (f *fakeGuest) PrepareHostView() { f.mounts = append(f.mounts, "host view prepared") }
+func (f *fakeGuest) PrepareHostView() bool {
+	f.mounts = append(f.mounts, "host view prepared")
+	return true
+}
 
 func (f *fakeGuest) DropHostView() { f.mounts = append(f.mounts, "host view dropped") }
 

@@ -66,18 +66,43 @@ func serveHostView(ctx context.Context, port io.ReadWriter, root string) error {
 			}
 			return err
 		}
-		if f.Type != FrameFuse {
+		if f.Type != FrameFuse || len(f.Data) < fuseInHeader {
 			continue
 		}
-		go func() {
+		answer := func() {
 			out := bufs.Get().([]byte)
 			defer bufs.Put(out)
-			if n, _ := ps.HandleRequest([][]byte{f.Data}, [][]byte{out}); n > 0 { // FORGET has no answer
+			if n := handleRequest(ps, f.Data, out); n > 0 { // FORGET has no answer
 				_ = fw.WriteFrame(FrameFuse, out[:n])
 			}
-		}()
+		}
+		if binary.LittleEndian.Uint32(f.Data[4:8]) == fuseInit {
+			// What INIT settles shapes how the requests after it are
+			// read: answered before the next is taken.
+			answer()
+			continue
+		}
+		go answer()
 	}
 	return ctx.Err()
+}
+
+// handleRequest answers one request into out and returns the answer's
+// length. A request go-fuse cannot take (a node it does not know, which it
+// panics on) gets EIO, not the end of bpflab.
+func handleRequest(ps *fuse.ProtocolServer, req, out []byte) (n int) {
+	defer func() {
+		if recover() != nil {
+			n = fuseOutHeader
+			clear(out[:n])
+			binary.LittleEndian.PutUint32(out[0:], uint32(n))
+			errno := -int32(syscall.EIO)
+			binary.LittleEndian.PutUint32(out[4:], uint32(errno))
+			copy(out[8:16], req[8:16]) // unique
+		}
+	}()
+	n, _ = ps.HandleRequest([][]byte{req}, [][]byte{out})
+	return n
 }
 
 // readOnly refuses every request that would change the host's files: the
@@ -154,6 +179,7 @@ func (r readOnly) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.Ope
 // view), for a name length; xattrs the read-only view does not carry
 // (ENOSYS: the kernel then stops asking).
 const (
+	fuseInit      = 26
 	fuseStatfs    = 17
 	fuseGetxattr  = 22
 	fuseListxattr = 23

@@ -1,11 +1,14 @@
 package vmtest
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,32 +19,145 @@ const hostViewDir = "/run/bpflab/host"
 // hostViewConn is the host view's FUSE mount: the port its requests go
 // out on and the /dev/fuse descriptor they come from.
 type hostViewConn struct {
-	port io.ReadWriter
+	port *os.File
 	dev  *os.File
 	// merged is closed when the merged root is ready (see mergeRoot),
 	// with err saying whether it is.
 	merged chan struct{}
 	err    error
+	// relaying is true once the relay's goroutines run; start, when
+	// not nil, starts the ones a saved guest has waiting.
+	relaying bool
+	start    chan struct{}
+	// buf is where the relay reads requests, made with the view: in a
+	// saved guest, it is made before the save (a megabyte made after a
+	// restore started a garbage collection that cost the run some 50 ms).
+	buf []byte
+	// init is the INIT request a saved guest's kernel sent, and the host
+	// that saved it answered: the host serving a restored guest is handed
+	// it first (see StartHostView).
+	init []byte
 }
 
 // preparedView is the host view a warm guest set up before it was saved
 // (see PrepareHostView), or nil.
 var preparedView *hostViewConn
 
-// PrepareHostView sets the host view up as far as it can without the
-// host: it mounts the FUSE file system, whose first request (INIT) the
-// kernel queues until the relay reads it, and binds the guest's root for
-// the overlay. A guest saved at this point spares each restored run that
-// uses the view the set-up's syscalls, and the host that answers INIT
-// after the restore is the one that serves the run. The relay itself
-// starts with the run: its goroutines, parked in a saved guest, cost a
-// run without the view some 30 ms of its payload's time (measured, not
-// understood). A run without the view drops it (DropHostView). Failing
-// here is not fatal: StartHostView tries again, and says why.
-func (linuxGuest) PrepareHostView() {
-	if c, err := setUpView(); err == nil {
-		preparedView = c
+// PrepareHostView sets the whole host view up in a guest about to be
+// saved: the FUSE mount, and the merged root over it (mergeRoot), while
+// the host that saves the guest answers the one request this takes of it
+// (INIT; the overlay's STATFS and xattr requests are answered here). No
+// other node than the view's root is known to the kernel then, so the
+// host that serves a restored guest, which knows only the root too, can
+// answer it once it has been handed the same INIT. A restored run with
+// the view then only starts the relay. The relay here is
+// synchronous, in this goroutine, and ends with the mount: goroutines
+// parked in a saved guest cost a run without the view some 30 ms of its
+// payload's time (measured, not understood). A run without the view
+// drops it (DropHostView). Failing here is not fatal: StartHostView sets
+// the view up after the restore, and says why it cannot.
+func (linuxGuest) PrepareHostView() bool {
+	c, err := setUpView()
+	if err != nil {
+		return false
 	}
+	merged := make(chan error, 1)
+	go func() { merged <- mergeRoot() }()
+	if err := c.relayUntil(merged); err != nil {
+		// Half made, or knowing nodes a later host would not: undone,
+		// and made again after the restore.
+		_ = unix.Unmount(mergedDir, unix.MNT_DETACH)
+		_ = unix.Unmount(hostViewDir, unix.MNT_DETACH)
+		_ = unix.Unmount(guestRootDir, unix.MNT_DETACH)
+		c.dev.Close()
+		return false
+	}
+	c.merged = make(chan struct{})
+	close(c.merged)
+	// The relay's goroutines wait for the run on a channel, which costs
+	// a restored run nothing, unlike a read (see above); starting them
+	// after the restore took some 15 ms of it.
+	c.start = make(chan struct{})
+	go func() {
+		<-c.start
+		relayToHost(c.dev, c.dev, c.port, c.buf)
+	}()
+	go func() {
+		<-c.start
+		relayToKernel(c.port, c.dev)
+	}()
+	preparedView = c
+	return true
+}
+
+// prepareWait bounds each wait for the saving host's answer.
+const prepareWait = 10 * time.Second
+
+// relayUntil relays the kernel's FUSE requests, one at a time, until done
+// says how the mount that makes them ended; it returns that, or why the
+// view cannot be kept as it is for a later host: a request other than
+// INIT went to the host (the kernel would then know a node the later host
+// does not), or the host did not answer.
+func (c *hostViewConn) relayUntil(done <-chan error) error {
+	fw := NewFrameWriter(c.port)
+	buf := c.buf
+	var forwarded []uint32
+	for {
+		select {
+		case err := <-done:
+			if err == nil && (len(forwarded) != 1 || forwarded[0] != fuseInit) {
+				err = fmt.Errorf("the saved guest's view asked the host %v, want only INIT", forwarded)
+			}
+			return err
+		default:
+		}
+		if !readable(c.dev, 5*time.Millisecond) {
+			continue
+		}
+		n, err := c.dev.Read(buf)
+		if err != nil {
+			if err == unix.EINTR || err == unix.ENOENT {
+				continue
+			}
+			return err
+		}
+		req := buf[:n]
+		if a := answerHere(req); a != nil {
+			if _, err := c.dev.Write(a); err != nil {
+				return err
+			}
+			continue
+		}
+		op := binary.LittleEndian.Uint32(req[4:8])
+		forwarded = append(forwarded, op)
+		if op == fuseInit {
+			c.init = bytes.Clone(req)
+		}
+		if err := fw.WriteFrame(FrameFuse, req); err != nil {
+			return err
+		}
+		if !readable(c.port, prepareWait) {
+			return fmt.Errorf("the host did not answer FUSE request %d within %v", op, prepareWait)
+		}
+		f, err := readFrame(c.port)
+		if err != nil {
+			return err
+		}
+		if _, err := c.dev.Write(f.Data); err != nil {
+			return err
+		}
+	}
+}
+
+// fuseReadSize is the size of a read of /dev/fuse, which the kernel
+// wants to hold the largest write (the host's MaxWrite) and its headers.
+const fuseReadSize = 128<<10 + 4096
+
+// readable waits up to d for f to have something to read.
+func readable(f *os.File, d time.Duration) bool {
+	fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, int(d.Milliseconds()))
+	return err == nil && n > 0
 }
 
 // DropHostView takes the prepared view away, for a run without it:
@@ -96,8 +212,7 @@ func setUpView() (c *hostViewConn, err error) {
 	for _, m := range guestMountPoints {
 		_ = unix.Setxattr(filepath.Join(guestRootDir, m.dir), "trusted.overlay.opaque", []byte("y"), 0)
 	}
-	_ = unix.Setxattr(filepath.Join(guestRootDir, "tmp"), "trusted.overlay.opaque", []byte("y"), 0)
-	return &hostViewConn{port: port, dev: dev}, nil
+	return &hostViewConn{port: port, dev: dev, buf: make([]byte, fuseReadSize)}, nil
 }
 
 // StartHostView starts the relay and starts merging the guest's
@@ -117,23 +232,35 @@ func (linuxGuest) StartHostView() {
 		}
 		preparedView = c
 	}
-	if c.merged != nil {
+	if c.relaying {
 		return // started already
 	}
-	c.merged = make(chan struct{})
-	go relayToHost(c.dev, c.dev, c.port)
+	c.relaying = true
+	if c.init != nil {
+		// This run's host has not seen the INIT of the saved guest's
+		// kernel; its answer goes to a request the kernel no longer
+		// waits for, which the kernel refuses (relayToKernel ignores it).
+		_ = NewFrameWriter(c.port).WriteFrame(FrameFuse, c.init)
+	}
+	if c.start != nil {
+		close(c.start)
+		return
+	}
+	go relayToHost(c.dev, c.dev, c.port, c.buf)
 	go relayToKernel(c.port, c.dev)
-	go func() {
-		defer close(c.merged)
-		c.err = mergeRoot()
-	}()
+	if c.merged == nil {
+		c.merged = make(chan struct{})
+		go func() {
+			defer close(c.merged)
+			c.err = mergeRoot()
+		}()
+	}
 }
 
 // MountHostView finishes the host view once the job's files are in place
 // (StartHostView first, if it has not been called): the job's directory
-// under /tmp, if the host has it (a tree checked out there, in CI), and
-// the guest's /tmp in the merged root; the kernel's modules at
-// /lib/modules/RELEASE. It returns the root the payload runs in, as a
+// under /tmp as the host has it too, if it does (a tree checked out
+// there, in CI); the kernel's modules at /lib/modules/RELEASE. It returns the root the payload runs in, as a
 // path from the init's working directory.
 func (g linuxGuest) MountHostView(job *Job, tmp string) (string, error) {
 	g.StartHostView()
@@ -146,21 +273,17 @@ func (g linuxGuest) MountHostView(job *Job, tmp string) (string, error) {
 		// An empty directory of the guest's (/sbin, which the job's
 		// archive makes) would hide the host's link (/sbin -> usr/sbin).
 		// Nothing has looked it up in the merged root yet.
-		if p := "/" + name; isEmptyDir(p) {
-			_ = os.Remove(p) // a mount point stays (EBUSY)
-		}
+		_ = unix.Rmdir("/" + name) // only an empty one goes; a mount point stays (EBUSY)
 	}
 	if tmp != "" {
 		// /tmp is the guest's own, but a tree checked out there (CI) is
-		// the job's: its top directory is shown like the host's others.
+		// the job's: its top directory is shown like the host's others,
+		// in the merged root.
 		if fi, err := os.Lstat(filepath.Join(hostViewDir, tmp)); err == nil && fi.IsDir() {
-			if err := overlayDir(tmp, tmp+":"+filepath.Join(hostViewDir, tmp), "tmp"); err != nil {
+			if err := overlayDir(filepath.Join(mergedDir, tmp), tmp+":"+filepath.Join(hostViewDir, tmp), "tmp"); err != nil {
 				return "", err
 			}
 		}
-	}
-	if err := unix.Mount("/tmp", filepath.Join(mergedDir, "tmp"), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return "", fmt.Errorf("binding /tmp in the merged root: %w", err)
 	}
 	if job.ModuleTree != "" {
 		if err := linkModules(job.ModuleTree, job.HostLib); err != nil {
@@ -185,9 +308,8 @@ func (g linuxGuest) MountHostView(job *Job, tmp string) (string, error) {
 // relayToHost sends each FUSE request the kernel queues, one read each, in
 // a frame of its own, but for those the guest answers itself (see
 // answerHere): those answers go straight back to the kernel, on dev.
-func relayToHost(dev io.Reader, answers io.Writer, port io.Writer) {
+func relayToHost(dev io.Reader, answers io.Writer, port io.Writer, buf []byte) {
 	fw := NewFrameWriter(port)
-	buf := make([]byte, maxFrame)
 	for {
 		n, err := dev.Read(buf)
 		if err != nil {
@@ -232,14 +354,13 @@ const (
 var guestMountPoints = []struct {
 	dir string
 	rec bool
-}{{"proc", false}, {"sys", true}, {"dev", true}, {"run", false}}
+}{{"proc", false}, {"sys", true}, {"dev", true}, {"run", false}, {"tmp", true}}
 
 // mergeRoot mounts one overlay of the guest's root over the host's, a
 // tmpfs on top for writes, at mergedDir, where the payload runs (chroot):
 // the guest's files (the payload, its libraries, /etc/passwd) hide the
 // host's of the same name, and every other path is the host's, read on
-// demand. The init's /proc, /sys, /dev and /run are bound into it (/tmp,
-// once the job's files are there: MountHostView).
+// demand. The init's /proc, /sys, /dev, /run and /tmp are bound into it.
 func mergeRoot() error {
 	if err := overlayDir(mergedDir, guestRootDir+":"+hostViewDir, "root"); err != nil {
 		return err
@@ -292,9 +413,4 @@ func overlayDir(dir, lower, layer string) error {
 		return fmt.Errorf("overlay on %s (%s): %w", dir, strings.ReplaceAll(data, ",", " "), err)
 	}
 	return nil
-}
-
-func isEmptyDir(p string) bool {
-	ents, err := os.ReadDir(p)
-	return err == nil && len(ents) == 0
 }

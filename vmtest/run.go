@@ -572,7 +572,11 @@ func boot(ctx context.Context, cfg *Config, accel, initrd string, job Job, w *wa
 	if w != nil && w.state != nil {
 		go func() { sendErr <- w.wake() }()
 	}
-	if job.HostView {
+	// A guest booted to be saved mounts its host view before it is saved
+	// (PrepareHostView), which takes the host's answer to INIT; it has no
+	// job, and the runs restored from it serve the view only if they use
+	// it.
+	if job.HostView || (w != nil && w.saveTo != "") {
 		go func() {
 			if err := serveHostView(ctx, filesPort, "/"); err != nil {
 				cfg.Log.Debug("the host view stopped", "error", err)
@@ -700,7 +704,11 @@ loop:
 					w.sending = true
 					if w.state == nil {
 						res.Boot = time.Since(t0)
-						cfg.Log.Debug("guest ready to be saved", "after", res.Boot)
+						view := "made after each restore"
+						if len(f.Data) > 0 && f.Data[0] == readyViewPrepared {
+							view = "made"
+						}
+						cfg.Log.Debug("guest ready to be saved", "after", res.Boot, "hostView", view)
 						timer.Reset(warmSaveTimeout)
 						go func() { sendErr <- w.save(ctx) }()
 					} else {

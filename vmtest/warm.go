@@ -49,7 +49,7 @@ const warmSaveTimeout = 60 * time.Second
 
 // warmVersion changes when the init's side of a warm start does, so old
 // snapshots are never restored by a bpflab that speaks differently.
-const warmVersion = "bpflab-warm-3"
+const warmVersion = "bpflab-warm-4"
 
 // WarmDir is where the saved guests live in a cache directory.
 func WarmDir(cacheDir string) string { return filepath.Join(cacheDir, "warm") }

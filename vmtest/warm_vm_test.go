@@ -117,11 +117,17 @@ func TestWarmFallsBack(t *testing.T) {
 	}
 }
 
-// TestWarmCacheClean: CleanWarm empties the cache and reports what it freed.
+// TestWarmCacheClean: a guest saved in an empty cache has its host view
+// made before it is saved (the host answered only INIT: see
+// PrepareHostView); CleanWarm empties the cache and reports what it freed.
 func TestWarmCacheClean(t *testing.T) {
 	k := testvm.Default(t)
 	cache := t.TempDir()
-	fresh(t, k, cache, nil)
+	var logs bytes.Buffer
+	fresh(t, k, cache, hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Debug}))
+	if !strings.Contains(logs.String(), "guest ready to be saved") || !strings.Contains(logs.String(), "hostView=made") || strings.Contains(logs.String(), "after each restore") {
+		t.Errorf("the saved guest's host view is not made before the save:\n%s", logs.String())
+	}
 	entries := vmtest.WarmEntries(cache)
 	if len(entries) != 1 || entries[0].Size < 10<<20 {
 		t.Fatalf("entries %+v, want one saved guest of some MiB", entries)

@@ -20,6 +20,10 @@ const warmCmdline = "bpflab.warm=1"
 // /sys/class/virtio-ports/*/name.
 const warmPortName = "org.bpflab.job"
 
+// readyViewPrepared, in a ready frame, says the guest's host view is
+// made (see PrepareHostView).
+const readyViewPrepared = 1
+
 // warmModulesDir is where the warm initramfs holds the modules the port
 // needs, for kernels that do not build them in.
 const warmModulesDir = "/bpflab/modules"
@@ -39,10 +43,10 @@ func hasWord(s, w string) bool {
 // guest, which says it is ready again; then the job's header brings the
 // host's time and entropy, and its files arrive as a cpio archive that is
 // unpacked into the root, /tmp included (empty at the snapshot).
-func awaitJob(g guestOS, fw *lockedFrameWriter, port io.Reader) error {
+func awaitJob(g guestOS, fw *lockedFrameWriter, port io.Reader, ready []byte) error {
 	var f Frame
 	for f.Type != FrameJob {
-		if err := fw.WriteFrame(FrameReady, nil); err != nil {
+		if err := fw.WriteFrame(FrameReady, ready); err != nil {
 			return err
 		}
 		var err error
