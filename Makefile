@@ -63,17 +63,8 @@ lint-workflows:
 container-check:
 	@scripts/container-check.sh
 
-# Every package, in the order go test starts them (two at a time, in the
-# order given): first the packages whose tests boot one guest at a time
-# and leave a core idle, beside the labs' matrices, which fill both cores
-# with a guest per kernel; lab 5, which takes the machine to itself, last,
-# so no package waits for it holding a turn. (./... in plain order ended
-# make test with vmtest alone on the machine.)
-TEST_FIRST := ./cmd/bpflab ./vmtest
-TEST_LAST  := ./labs/lab-5
 test: build kernels vet
-	BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -count=1 -timeout 30m $(TEST_FIRST) \
-		$$($(GO) list ./... | grep -v -x $(foreach p,$(TEST_FIRST) $(TEST_LAST),-e 'github.com/bpflab/bpflab/$(patsubst ./%,%,$(p))')) $(TEST_LAST)
+	BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
 
 bench: bench-boot bench-lab bench-run bench-graders
 
