@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/bpflab/bpflab/internal/fileutil"
 	"golang.org/x/sys/unix"
@@ -603,19 +605,16 @@ func waitEnded(ctx context.Context, r *running) bool {
 	}
 }
 
-// isStopped tells whether process pid is stopped: by a stop signal
-// (SIGSTOP, SIGTSTP, ...: state T) or at a tracer's (t).
+// isStopped tells whether child process pid is stopped (by a stop signal,
+// or at a tracer's), leaving it to be waited for as it is: waitid with
+// WNOWAIT, not /proc/PID/stat, because the programs under test watch
+// processes that open files, and punish some.
 func isStopped(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// pid (comm) state ...: comm may hold blanks and parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return false
-	}
-	return b[i+2] == 'T' || b[i+2] == 't'
+	var info [128]byte // siginfo_t
+	_, _, e := unix.Syscall6(unix.SYS_WAITID, unix.P_PID, uintptr(pid), uintptr(unsafe.Pointer(&info[0])),
+		unix.WSTOPPED|unix.WNOHANG|unix.WNOWAIT, 0, 0)
+	// si_pid, at 16, is 0 when no child of pid's is stopped.
+	return e == 0 && binary.LittleEndian.Uint32(info[16:20]) == uint32(pid)
 }
 
 // readReports reads a trigger's report lines: ready, then one per call.

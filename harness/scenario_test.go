@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -472,4 +473,79 @@ func TestAt(t *testing.T) {
 	if _, _, err := At(filepath.Join(dir, "missing"), ""); err == nil {
 		t.Error("At a missing directory: no error")
 	}
+}
+
+var opSleep = RegisterOp("test.sleep", func(ms int) (Result, error) {
+	time.Sleep(time.Duration(ms) * time.Millisecond)
+	return Result{}, nil
+})
+
+// noOpenEnv makes the test binary the grader of TestGoOpensNoFile.
+const noOpenEnv = "BPFLAB_TEST_GO_OPENS_NO_FILE"
+
+// TestGoOpensNoFile: while the processes make their calls, the grader
+// opens no file, so a program that kills every process opening one
+// (lab 1's kill-everyone.bpf.c) cannot reach it, however long the calls
+// take and whether or not one of the processes is stopped. A copy of this
+// test binary starts a scenario, forbids itself open(2), openat(2) and
+// openat2(2) (seccomp: the process is killed), and lets it go.
+func TestGoOpensNoFile(t *testing.T) {
+	if os.Getenv(noOpenEnv) == "1" {
+		goWithoutOpening(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGoOpensNoFile$")
+	cmd.Env = append(os.Environ(), noOpenEnv+"=1", "TMPDIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "went without opening a file") {
+		t.Fatalf("the grader: %v\n%s", err, out)
+	}
+}
+
+func goWithoutOpening(t *testing.T) {
+	s := &Scenario{Together: 2, Deadline: 5 * time.Second, Procs: []*Process{
+		{Comm: "slow", Calls: []Call{{Op: opSleep, Args: 200}, {Op: opWhoami}}},
+		{Comm: "stopped", Calls: []Call{{Op: opSleep, Args: 50}, {Op: opSignal, Args: int(syscall.SIGSTOP)}}},
+	}}
+	l, err := NewLauncher(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Prepare(s); err != nil {
+		t.Fatal(err)
+	}
+	st, err := l.Start(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// From here on, an open kills this process (SIGSYS).
+	const (
+		ldAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		ret   = unix.BPF_RET | unix.BPF_K
+	)
+	filter := []unix.SockFilter{
+		{Code: ldAbs, K: 0}, // the syscall's number
+		{Code: jeq, Jt: 3, K: unix.SYS_OPENAT},
+		{Code: jeq, Jt: 2, K: unix.SYS_OPEN},
+		{Code: jeq, Jt: 1, K: unix.SYS_OPENAT2},
+		{Code: ret, K: unix.SECCOMP_RET_ALLOW},
+		{Code: ret, K: unix.SECCOMP_RET_KILL_PROCESS},
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog))); e != 0 {
+		t.Skipf("seccomp: %v", e)
+	}
+	res, err := st.Go(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Done() != 2 || !res[1].Stopped {
+		t.Fatalf("slow made %d of 2 calls, stopped: %v", res[0].Done(), res[1].Stopped)
+	}
+	os.Stdout.WriteString("went without opening a file\n")
+	os.Exit(0) // the test framework's own ending may open files
 }
