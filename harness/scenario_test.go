@@ -104,7 +104,8 @@ var opFail = RegisterOp("test.errno", func(e int) (Result, error) {
 	return Result{Errno: syscall.Errno(e)}, nil
 })
 
-func launch(t *testing.T, s *Scenario) []*ProcResult {
+// prepared is a launcher prepared for s.
+func prepared(t *testing.T, s *Scenario) *Launcher {
 	t.Helper()
 	l, err := NewLauncher(t.TempDir())
 	if err != nil {
@@ -113,7 +114,12 @@ func launch(t *testing.T, s *Scenario) []*ProcResult {
 	if err := l.Prepare(s); err != nil {
 		t.Fatal(err)
 	}
-	res, err := l.Run(context.Background(), s)
+	return l
+}
+
+func launch(t *testing.T, s *Scenario) []*ProcResult {
+	t.Helper()
+	res, err := prepared(t, s).Run(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,14 +513,7 @@ func goWithoutOpening(t *testing.T) {
 		{Comm: "slow", Calls: []Call{{Op: opSleep, Args: 200}, {Op: opWhoami}}},
 		{Comm: "stopped", Calls: []Call{{Op: opSleep, Args: 50}, {Op: opSignal, Args: int(syscall.SIGSTOP)}}},
 	}}
-	l, err := NewLauncher(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Prepare(s); err != nil {
-		t.Fatal(err)
-	}
-	st, err := l.Start(context.Background(), s)
+	st, err := prepared(t, s).Start(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
