@@ -3,6 +3,7 @@ package vmtest
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -116,7 +117,7 @@ func (c *hostViewConn) relayUntil(done <-chan error) error {
 		}
 		n, err := c.dev.Read(buf)
 		if err != nil {
-			if err == unix.EINTR || err == unix.ENOENT {
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOENT) {
 				continue
 			}
 			return err
@@ -313,7 +314,7 @@ func relayToHost(dev io.Reader, answers io.Writer, port io.Writer, buf []byte) {
 	for {
 		n, err := dev.Read(buf)
 		if err != nil {
-			if err == unix.EINTR || err == unix.ENOENT {
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOENT) {
 				continue // a request interrupted before it was read
 			}
 			return
