@@ -90,10 +90,11 @@ type guestOS interface {
 	SetTime(unixNano int64) error
 	AddEntropy(seed []byte) error
 	// The host view (see hostview.go). PrepareHostView, in a guest about
-	// to be saved, does what needs no host; StartHostView starts merging
-	// the guest's root with the host's while the job's files arrive;
-	// MountHostView finishes it once they are there, with the host's
-	// moduleTree, if any, at /lib/modules/RELEASE and the host's
+	// to be saved, makes it whole and says whether it could; StartHostView
+	// starts its relay (and, where nothing was prepared, merging the
+	// guest's root with the host's) while the job's files arrive;
+	// MountHostView finishes it once they are there, with the job's
+	// module tree, if any, at /lib/modules/RELEASE and the host's
 	// directory tmp (/tmp/NAME), if any, at its path, and returns the
 	// root the payload runs in. DropHostView undoes PrepareHostView for a
 	// run without the view.

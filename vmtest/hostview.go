@@ -94,11 +94,7 @@ func handleRequest(ps *fuse.ProtocolServer, req, out []byte) (n int) {
 	defer func() {
 		if recover() != nil {
 			n = fuseOutHeader
-			clear(out[:n])
-			binary.LittleEndian.PutUint32(out[0:], uint32(n))
-			errno := -int32(syscall.EIO)
-			binary.LittleEndian.PutUint32(out[4:], uint32(errno))
-			copy(out[8:16], req[8:16]) // unique
+			putOutHeader(out[:n], req, syscall.EIO)
 		}
 	}()
 	n, _ = ps.HandleRequest([][]byte{req}, [][]byte{out})
@@ -194,9 +190,9 @@ func answerHere(req []byte) []byte {
 	if len(req) < fuseInHeader {
 		return nil
 	}
-	op, unique := binary.LittleEndian.Uint32(req[4:8]), binary.LittleEndian.Uint64(req[8:16])
 	var out []byte
-	switch op {
+	var errno syscall.Errno
+	switch binary.LittleEndian.Uint32(req[4:8]) {
 	case fuseStatfs:
 		// Only the name length matters (overlayfs takes the least of its
 		// layers'); the view offers no space.
@@ -206,13 +202,18 @@ func answerHere(req []byte) []byte {
 		binary.LittleEndian.PutUint32(st[44:], 255)  // namelen
 		binary.LittleEndian.PutUint32(st[48:], 4096) // frsize
 	case fuseGetxattr, fuseListxattr:
-		out = make([]byte, fuseOutHeader)
-		errno := -int32(syscall.ENOSYS)
-		binary.LittleEndian.PutUint32(out[4:], uint32(errno))
+		out, errno = make([]byte, fuseOutHeader), syscall.ENOSYS
 	default:
 		return nil
 	}
-	binary.LittleEndian.PutUint32(out[0:], uint32(len(out)))
-	binary.LittleEndian.PutUint64(out[8:], unique)
+	putOutHeader(out, req, errno)
 	return out
+}
+
+// putOutHeader fills in the header of out, the whole answer to request
+// req: its length, errno (0 for none) and the request's id.
+func putOutHeader(out, req []byte, errno syscall.Errno) {
+	binary.LittleEndian.PutUint32(out[0:], uint32(len(out)))
+	binary.LittleEndian.PutUint32(out[4:], uint32(-int32(errno)))
+	copy(out[8:16], req[8:16]) // unique
 }

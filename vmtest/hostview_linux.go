@@ -81,7 +81,7 @@ func (linuxGuest) PrepareHostView() bool {
 	c.start = make(chan struct{})
 	go func() {
 		<-c.start
-		relayToHost(c.dev, c.dev, c.port, c.buf)
+		relayToHost(c.dev, c.port, c.buf)
 	}()
 	go func() {
 		<-c.start
@@ -115,18 +115,11 @@ func (c *hostViewConn) relayUntil(done <-chan error) error {
 		if !readable(c.dev, 5*time.Millisecond) {
 			continue
 		}
-		n, err := c.dev.Read(buf)
+		req, err := nextRequest(c.dev, buf)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOENT) {
-				continue
-			}
 			return err
 		}
-		req := buf[:n]
-		if a := answerHere(req); a != nil {
-			if _, err := c.dev.Write(a); err != nil {
-				return err
-			}
+		if req == nil {
 			continue
 		}
 		op := binary.LittleEndian.Uint32(req[4:8])
@@ -247,7 +240,7 @@ func (linuxGuest) StartHostView() {
 		close(c.start)
 		return
 	}
-	go relayToHost(c.dev, c.dev, c.port, c.buf)
+	go relayToHost(c.dev, c.port, c.buf)
 	go relayToKernel(c.port, c.dev)
 	if c.merged == nil {
 		c.merged = make(chan struct{})
@@ -306,27 +299,38 @@ func (g linuxGuest) MountHostView(job *Job, tmp string) (string, error) {
 	return ".", nil
 }
 
-// relayToHost sends each FUSE request the kernel queues, one read each, in
-// a frame of its own, but for those the guest answers itself (see
-// answerHere): those answers go straight back to the kernel, on dev.
-func relayToHost(dev io.Reader, answers io.Writer, port io.Writer, buf []byte) {
+// relayToHost sends each FUSE request the kernel queues for the host (see
+// nextRequest), one read each, in a frame of its own.
+func relayToHost(dev io.ReadWriter, port io.Writer, buf []byte) {
 	fw := NewFrameWriter(port)
 	for {
-		n, err := dev.Read(buf)
+		req, err := nextRequest(dev, buf)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOENT) {
-				continue // a request interrupted before it was read
-			}
 			return
 		}
-		if a := answerHere(buf[:n]); a != nil {
-			_, _ = answers.Write(a)
-			continue
-		}
-		if fw.WriteFrame(FrameFuse, buf[:n]) != nil {
+		if req != nil && fw.WriteFrame(FrameFuse, req) != nil {
 			return
 		}
 	}
+}
+
+// nextRequest reads one FUSE request from dev into buf and returns it if
+// it is the host's to answer. One the guest answers itself (see
+// answerHere) is answered on dev, and one interrupted before it was read
+// is dropped: nil for both.
+func nextRequest(dev io.ReadWriter, buf []byte) ([]byte, error) {
+	n, err := dev.Read(buf)
+	if err != nil {
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOENT) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if a := answerHere(buf[:n]); a != nil {
+		_, _ = dev.Write(a) // an answer to an interrupted request is refused; nothing to do
+		return nil, nil
+	}
+	return buf[:n], nil
 }
 
 // relayToKernel hands each answer from the host to the kernel, one write
