@@ -1,9 +1,12 @@
 package harness
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -253,6 +256,10 @@ func kernelCheck(l *Lab, release string, guest bool, probe func(Feature) error) 
 type kernelChecked struct {
 	Check Check `json:"check"`
 	Skip  bool  `json:"skip"`
+	// Symbol is the first of the lab's [Lab.Symbols] the kernel has, or
+	// "" and NoSymbol says why.
+	Symbol   string `json:"symbol,omitempty"`
+	NoSymbol string `json:"noSymbol,omitempty"`
 }
 
 // kernelCheckEnv carries a kernelChecked from the guest's grader to its
@@ -262,7 +269,78 @@ const kernelCheckEnv = "BPFLAB_KERNEL_CHECK"
 // probeKernel makes lab's "kernel" check on the running kernel.
 func probeKernel(l *Lab) kernelChecked {
 	c, skip := kernelCheck(l, release(), os.Getenv("BPFLAB_GUEST") == "1", probeFeature)
-	return kernelChecked{c, skip}
+	k := kernelChecked{Check: c, Skip: skip}
+	if len(l.Symbols) > 0 && c.Status == Pass {
+		var err error
+		if k.Symbol, err = KernelSymbol(l.Symbols); err != nil {
+			k.NoSymbol = err.Error()
+		}
+	}
+	return k
+}
+
+// KernelSymbol returns the first of names that the running kernel's
+// symbol table (/proc/kallsyms) lists.
+func KernelSymbol(names []string) (string, error) {
+	f, err := os.Open("/proc/kallsyms")
+	if err != nil {
+		return "", fmt.Errorf("reading the kernel's symbol table: %w", err)
+	}
+	defer f.Close()
+	return FirstSymbol(f, names)
+}
+
+// FirstSymbol returns the first of names that a symbol table in the
+// format of /proc/kallsyms ("address type name", then a tab and the
+// module for a module's symbol) lists. It reads no further than it must:
+// once it has seen names[0], the rest cannot change the answer.
+func FirstSymbol(r io.Reader, names []string) (string, error) {
+	best := len(names)
+	br := bufio.NewReaderSize(r, 64<<10)
+	for best > 0 {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// No symbol is that long: skip the rest of the line.
+			for err == bufio.ErrBufferFull {
+				_, err = br.ReadSlice('\n')
+			}
+			continue
+		}
+		if len(line) > 0 {
+			if i := symbolIndex(line, names[:best]); i >= 0 {
+				best = i
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if best < len(names) {
+		return names[best], nil
+	}
+	return "", fmt.Errorf("none of %s is in the kernel's symbol table", strings.Join(names, ", "))
+}
+
+// symbolIndex is the index in names of line's symbol name, or -1.
+func symbolIndex(line []byte, names []string) int {
+	// The name is the third field: after two spaces, up to a tab (a
+	// module's symbol) or the line's end.
+	for range 2 {
+		i := bytes.IndexByte(line, ' ')
+		if i < 0 {
+			return -1
+		}
+		line = line[i+1:]
+	}
+	if i := bytes.IndexAny(line, "\t\n"); i >= 0 {
+		line = line[:i]
+	}
+	for i, n := range names {
+		if string(line) == n {
+			return i
+		}
+	}
+	return -1
 }
 
 // checkedKernel is the "kernel" check the grader handed down, or a new

@@ -133,3 +133,31 @@ func TestCheckedKernelHandedDown(t *testing.T) {
 		t.Errorf("checkedKernel = %+v, want %+v", got, want)
 	}
 }
+
+func TestFirstSymbol(t *testing.T) {
+	table := "ffffffff81000000 T _stext\n" +
+		"ffffffff812d5a40 T filename_unlinkat\n" +
+		"ffffffff812d5b00 t filename_create\n" +
+		"ffffffffc0001000 t veth_open\t[veth]\n" +
+		"ffffffff812d5c00 T do_unlinkat"
+	for _, c := range []struct {
+		names []string
+		want  string
+	}{
+		{[]string{"do_unlinkat", "filename_unlinkat"}, "do_unlinkat"}, // the first name wins, wherever it is
+		{[]string{"do_rmdir", "filename_unlinkat"}, "filename_unlinkat"},
+		{[]string{"veth_open"}, "veth_open"}, // a module's
+		{[]string{"filename"}, ""},           // whole names only
+		{[]string{"T"}, ""},
+	} {
+		got, err := FirstSymbol(strings.NewReader(table), c.names)
+		if got != c.want || (err == nil) != (c.want != "") {
+			t.Errorf("FirstSymbol(%v) = %q, %v; want %q", c.names, got, err, c.want)
+		}
+	}
+	// A line longer than the reader's buffer is skipped, not an end.
+	long := "ffffffff81000000 T " + strings.Repeat("x", 100<<10) + "\nffffffff81000001 T do_unlinkat\n"
+	if got, err := FirstSymbol(strings.NewReader(long), []string{"do_unlinkat"}); got != "do_unlinkat" {
+		t.Errorf("after a long line: %q, %v", got, err)
+	}
+}

@@ -79,6 +79,12 @@ type Lab struct {
 	// the host ([BuildGo]) and the lab's Run starts it in the guest
 	// ([G.Prog]).
 	Prog, ProgSolution string
+	// Symbols, when set, are the names one kernel function the lab
+	// attaches to has had, in order of preference: the guest's grader
+	// finds the first the running kernel has once, for every submission
+	// ([G.Symbol]), since reading the kernel's symbol table takes a vCPU
+	// under TCG the best part of a second.
+	Symbols []string
 }
 
 // CheckDef declares a check: its name and, in a line, what a PASS means.
@@ -175,6 +181,16 @@ type G struct {
 
 	stream   func(Check)
 	launcher *Launcher
+	kernel   kernelChecked
+}
+
+// Symbol is the first of the lab's [Lab.Symbols] that the running kernel
+// has, or an error saying that it has none.
+func (g *G) Symbol() (string, error) {
+	if g.kernel.Symbol == "" {
+		return "", errors.New(g.kernel.NoSymbol)
+	}
+	return g.kernel.Symbol, nil
 }
 
 func (g *G) add(c Check) {
@@ -301,6 +317,7 @@ func gradeObject(ctx context.Context, lab *Lab, obj, prog, kernel, source string
 	// lifted fails the "maps" check later, with the reason.
 	_ = rlimit.RemoveMemlock()
 	k := checkedKernel(lab)
+	g.kernel = k
 	kc, skip := k.Check, k.Skip
 	g.add(kc)
 	if kc.Status == Fail {

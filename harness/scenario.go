@@ -229,19 +229,21 @@ func RandomComms(r *rand.Rand, n int) []string {
 // threads, nothing in its name points at the grader.
 type Launcher struct {
 	dir  string
+	src  string // the trigger, copied to bin when a process first needs it
 	bin  string
 	line bool // bin is a lab's C trigger: it reads a LinePlan
 	env  []string
 	exes map[string]string // a lab program's directory of names
 }
 
-// NewLauncher copies the running binary into dir (which it owns).
+// NewLauncher makes a launcher of the running binary in dir (which it
+// owns), copied there when a process first needs it.
 func NewLauncher(dir string) (*Launcher, error) {
 	return newLauncher(dir, "")
 }
 
-// newLauncher copies trigger, a lab's C trigger ([Lab.Trigger]), or the
-// running binary when it is "", into dir.
+// newLauncher makes a launcher of trigger, a lab's C trigger
+// ([Lab.Trigger]), or of the running binary when it is "", in dir.
 func newLauncher(dir, trigger string) (*Launcher, error) {
 	src := trigger
 	if src == "" {
@@ -251,11 +253,21 @@ func newLauncher(dir, trigger string) (*Launcher, error) {
 		}
 		src = self
 	}
-	bin := filepath.Join(dir, ".trigger")
-	if err := fileutil.Copy(src, bin, 0o755); err != nil {
-		return nil, fmt.Errorf("copying the trigger binary: %w", err)
+	return &Launcher{dir: dir, src: src, bin: filepath.Join(dir, ".trigger"), line: trigger != "", env: []string{"PATH=/usr/bin:/bin", "HOME=/"}}, nil
+}
+
+// copyTrigger copies the trigger into the launcher's directory, once: a
+// scenario whose processes all run a lab's programs never needs it (under
+// TCG copying this binary takes a sixth of a second).
+func (l *Launcher) copyTrigger() error {
+	if l.src == "" {
+		return nil
 	}
-	return &Launcher{dir: dir, bin: bin, line: trigger != "", env: []string{"PATH=/usr/bin:/bin", "HOME=/"}}, nil
+	if err := fileutil.Copy(l.src, l.bin, 0o755); err != nil {
+		return fmt.Errorf("copying the trigger binary: %w", err)
+	}
+	l.src = ""
+	return nil
 }
 
 // Prepare makes the executable names the scenario's processes need. It
@@ -279,6 +291,9 @@ func (l *Launcher) Prepare(s *Scenario) error {
 				return fmt.Errorf("naming %s %q: %w", p.Exe, p.Comm, err)
 			}
 			continue
+		}
+		if err := l.copyTrigger(); err != nil {
+			return err
 		}
 		if err := os.Link(l.bin, path); err != nil {
 			if err := fileutil.Copy(l.bin, path, 0o755); err != nil {

@@ -8,7 +8,6 @@
 package lab2
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -63,6 +62,7 @@ var Lab = &harness.Lab{
 	}...),
 	Run:     run,
 	Trigger: "trigger.c",
+	Symbols: Symbols,
 }
 
 // The lab's checks, declared once.
@@ -85,26 +85,6 @@ const RetprobeMaxActive = 64
 // 7.x kernels moved the work of do_unlinkat into filename_unlinkat, whose
 // first two arguments are the same (int dfd, struct filename *name).
 var Symbols = []string{"do_unlinkat", "filename_unlinkat"}
-
-// FindSymbol returns the first of names that the kernel's symbol table
-// (kallsyms, in the format of /proc/kallsyms) lists.
-func FindSymbol(kallsyms []byte, names []string) (string, error) {
-	have := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(kallsyms))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) >= 3 {
-			have[f[2]] = true
-		}
-	}
-	for _, n := range names {
-		if have[n] {
-			return n, nil
-		}
-	}
-	return "", fmt.Errorf("none of %s is in the kernel's symbol table", strings.Join(names, ", "))
-}
 
 // Event kinds, as in lab2.h.
 const (
@@ -448,12 +428,7 @@ func run(ctx context.Context, g *harness.G) {
 	if !ok {
 		return
 	}
-	kallsyms, err := os.ReadFile("/proc/kallsyms")
-	if err != nil {
-		g.Fail("attach", "reading /proc/kallsyms: "+err.Error(), "", "")
-		return
-	}
-	sym, err := FindSymbol(kallsyms, Symbols)
+	sym, err := g.Symbol()
 	if err != nil {
 		g.Fail("attach", err.Error(), "", "")
 		return
@@ -534,6 +509,6 @@ func run(ctx context.Context, g *harness.G) {
 // kernel check (harness.FeatureKprobe); the tests use it to tell a host
 // without kprobes.
 func HasKprobes(kallsyms []byte) bool {
-	_, err := FindSymbol(kallsyms, []string{"register_kprobe"})
+	_, err := harness.FirstSymbol(bytes.NewReader(kallsyms), []string{"register_kprobe"})
 	return err == nil
 }
