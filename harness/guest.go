@@ -53,6 +53,14 @@ func GuestMain(ctx context.Context, lab *Lab, objs []string, seeds []uint64, pro
 	if b, err := json.Marshal(probeKernel(lab)); err == nil {
 		os.Setenv(kernelCheckEnv, string(b))
 	}
+	// Several submissions share one parse of the kernel's BTF.
+	var kt *kernelTypes
+	if len(objs) > 1 {
+		if k, err := newKernelTypes(); err == nil {
+			defer k.close()
+			kt = k
+		}
+	}
 	var reports []*Report
 	for i, o := range objs {
 		label, path, ok := strings.Cut(o, "=")
@@ -66,7 +74,7 @@ func GuestMain(ctx context.Context, lab *Lab, objs []string, seeds []uint64, pro
 		if len(progs) > 0 {
 			prog = progs[i]
 		}
-		reports = append(reports, Supervise(ctx, lab, label, path, prog, kernel, seeds[i]))
+		reports = append(reports, supervise(ctx, lab, label, path, prog, kernel, seeds[i], kt))
 	}
 	return WriteJSON(out, reports)
 }
@@ -76,11 +84,20 @@ func GuestMain(ctx context.Context, lab *Lab, objs []string, seeds []uint64, pro
 type workerLine struct {
 	Check  *Check  `json:"check,omitempty"`
 	Report *Report `json:"report,omitempty"`
+	// KernelTypes asks the grader for the kernel's types of these names
+	// (see kerneltypes.go); it answers on the worker's stdin.
+	KernelTypes []string `json:"kernelTypes,omitempty"`
 }
 
 // Supervise grades one object in a worker process (this binary, run as
 // [WorkerCommand]) and returns its report, whatever becomes of the worker.
 func Supervise(ctx context.Context, lab *Lab, label, obj, prog, kernel string, seed uint64) *Report {
+	return supervise(ctx, lab, label, obj, prog, kernel, seed, nil)
+}
+
+// supervise is Supervise, with kt answering the worker's requests for
+// kernel types when it is not nil.
+func supervise(ctx context.Context, lab *Lab, label, obj, prog, kernel string, seed uint64, kt *kernelTypes) *Report {
 	r := &Report{Lab: lab.ID, Kernel: kernel, Source: label, Seed: seed}
 	var stderr limitedBuffer
 	hint := "the grader's own process was stopped: look at what your program does to processes it does not watch"
@@ -110,10 +127,17 @@ func Supervise(ctx context.Context, lab *Lab, label, obj, prog, kernel string, s
 	if err := errors.Join(err1, err2); err != nil {
 		return fail(err.Error())
 	}
+	if kt != nil {
+		cmd.Env = append(os.Environ(), kernelTypesEnv+"=1")
+	}
 	if err := cmd.Start(); err != nil {
 		return fail("starting the grader: " + err.Error())
 	}
-	stdin.Close()
+	if kt == nil {
+		stdin.Close()
+	} else {
+		defer stdin.Close()
+	}
 	var final *Report
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
@@ -127,6 +151,9 @@ func Supervise(ctx context.Context, lab *Lab, label, obj, prog, kernel string, s
 		}
 		if l.Report != nil {
 			final = l.Report
+		}
+		if l.KernelTypes != nil && kt != nil {
+			kt.answer(stdin, l.KernelTypes)
 		}
 	}
 	_, _ = io.Copy(io.Discard, stdout)

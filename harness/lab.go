@@ -339,7 +339,11 @@ func gradeObject(ctx context.Context, lab *Lab, obj, prog, kernel, source string
 		return r
 	}
 	g.BTF, g.Spec = spec.Types, spec
-	loaded, cs := LoadChecks(spec, chosen, LoadOptions{FullLog: os.Getenv(fullLogEnv) == "1"})
+	lo := LoadOptions{FullLog: os.Getenv(fullLogEnv) == "1"}
+	if os.Getenv(kernelTypesEnv) == "1" {
+		lo.KernelTypes = askKernelTypes
+	}
+	loaded, cs := LoadChecks(spec, chosen, lo)
 	for _, c := range cs {
 		g.add(c)
 	}

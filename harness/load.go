@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/rlimit"
 )
 
@@ -133,6 +134,10 @@ type LoadOptions struct {
 	// FullLog keeps the whole verifier log in a rejection's Detail (for
 	// bpflab grade -v), not only its last MaxVerifierLogLines lines.
 	FullLog bool
+	// KernelTypes, when set, gives the kernel's types that the named
+	// local types can match, to relocate against in place of the whole
+	// kernel BTF; on an error the whole kernel BTF is used.
+	KernelTypes func(names []string) (*btf.Spec, error)
 }
 
 // LoadChecks creates the spec's maps and programs in the kernel and
@@ -143,6 +148,9 @@ func LoadChecks(spec *ebpf.CollectionSpec, chosen map[string]string, opts ...Loa
 	var o LoadOptions
 	for _, opt := range opts {
 		o.FullLog = o.FullLog || opt.FullLog
+		if opt.KernelTypes != nil {
+			o.KernelTypes = opt.KernelTypes
+		}
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, []Check{{Name: "maps", Status: Fail, Reason: "cannot lift the memlock limit: " + err.Error()}}
@@ -159,8 +167,14 @@ func LoadChecks(spec *ebpf.CollectionSpec, chosen map[string]string, opts ...Loa
 		}
 	}
 	mapsPass := Check{Name: "maps", Status: Pass, Reason: fmt.Sprintf("the kernel created the object's %d map(s)", len(spec.Maps))}
+	var kernelTypes *btf.Spec
+	if o.KernelTypes != nil {
+		if names, ok := relocationRoots(spec); ok && len(names) > 0 {
+			kernelTypes, _ = o.KernelTypes(names)
+		}
+	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
-		Programs: ebpf.ProgramOptions{LogSizeStart: 1 << 20},
+		Programs: ebpf.ProgramOptions{LogSizeStart: 1 << 20, KernelTypes: kernelTypes},
 	})
 	if err != nil {
 		// cilium/ebpf creates every map before any program.
