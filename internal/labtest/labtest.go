@@ -69,11 +69,6 @@ func SolutionSeeds() int {
 // need, so a SKIP there is an error.
 func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.T, c Case, r *harness.Report)) {
 	kernels := testvm.Kernels(t)
-	if lab.CPUs > 1 {
-		// Its vCPUs must run at the same time: one guest at a time, and
-		// no other test's guest beside it.
-		testvm.Exclusive(t)
-	}
 	bin := testvm.Binary(t)
 	root := testvm.ModuleRoot()
 	var subs []harness.Submission
@@ -102,6 +97,12 @@ func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.
 	compiled, err := harness.CompileAll(ctx, lab, root, t.TempDir(), subs)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if lab.CPUs > 1 {
+		// Its vCPUs must run at the same time: one guest at a time, and
+		// no other test's guest beside it (compiling, above, did not
+		// need the machine to itself).
+		testvm.Exclusive(t)
 	}
 	for _, k := range kernels {
 		t.Run(k.Alias, func(t *testing.T) {
