@@ -63,8 +63,12 @@ lint-workflows:
 container-check:
 	@scripts/container-check.sh
 
+# go test runs packages two at a time, in the order given: vmtest and cmd,
+# whose tests boot one guest after another and keep about one core busy
+# each, go first, side by side; last come the labs, each booting all its
+# kernels at once, which keep both cores busy to the end.
 test: build kernels vet
-	BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
+	BPFLAB_REQUIRE_VM=1 BPFLAB_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./vmtest/... ./cmd/... ./...
 
 bench: bench-boot bench-lab bench-run bench-graders
 
