@@ -6,12 +6,14 @@ package labtest
 
 import (
 	"context"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,8 +102,11 @@ func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.
 	}
 	if lab.CPUs > 1 {
 		// Its vCPUs must run at the same time: one guest at a time, and
-		// no other test's guest beside it (compiling, above, did not
-		// need the machine to itself).
+		// no other test's guest beside it. Compiling, above, and booting
+		// each kernel to save its guest with that many vCPUs (the first
+		// run on a fresh cache), below, need no such thing: they run
+		// beside other tests.
+		saveGuests(t, kernels, bin, lab.CPUs)
 		testvm.Exclusive(t)
 	}
 	for _, k := range kernels {
@@ -184,4 +189,25 @@ func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.
 			}
 		})
 	}
+}
+
+// saveGuests runs a trivial job on every kernel at once, with cpus vCPUs,
+// as grading will: where no guest is saved for it yet, that boots the
+// kernel and saves one, and grading restores it. A failure here is only
+// logged: grading boots the kernel itself.
+func saveGuests(t *testing.T, kernels []testvm.Kernel, bin string, cpus int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, k := range kernels {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cfg := vmtest.Config{Kernel: k.Path, Init: bin, Accel: "tcg", CPUs: cpus, CacheDir: testvm.CacheDir(),
+				Stdout: io.Discard, Stderr: io.Discard, Log: testvm.Logger(t)}
+			if _, err := vmtest.Run(context.Background(), cfg, vmtest.Job{Args: []string{bin, "version"}}); err != nil {
+				t.Logf("saving a guest of %s with %d vCPUs: %v (grading boots it)", k.Alias, cpus, err)
+			}
+		}()
+	}
+	wg.Wait()
 }
