@@ -156,15 +156,7 @@ func TestKernelTypesRelocateAlike(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
 		}
-		cut, err := btf.LoadSpec(p)
-		if err != nil {
-			f, _ := os.Open(p)
-			cut, err = btf.LoadSpecFromReader(f)
-			f.Close()
-		}
-		if err != nil {
-			t.Fatalf("%s: reading the cut types: %v", src, err)
-		}
+		cut := readRawBTF(t, p)
 		for _, prog := range spec.Programs {
 			var relos []*btf.CORERelocation
 			for j := range prog.Instructions {
@@ -230,15 +222,7 @@ func TestKernelTypesFlavors(t *testing.T) {
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	kernel, err := btf.LoadSpec(path)
-	if err != nil {
-		f, _ := os.Open(path)
-		kernel, err = btf.LoadSpecFromReader(f)
-		f.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	kernel := readRawBTF(t, path)
 	kt, err := newKernelTypes()
 	if err != nil {
 		t.Fatal(err)
@@ -257,15 +241,7 @@ func TestKernelTypesFlavors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cut, err := btf.LoadSpecFromReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cut := readRawBTF(t, p)
 	var got []string
 	for typ, err := range cut.All() {
 		if err != nil {
@@ -282,4 +258,19 @@ func TestKernelTypesFlavors(t *testing.T) {
 	if _, err := kt.file(slices.Repeat([]string{"x"}, maxTypeNames+1)); err == nil {
 		t.Errorf("%d names were answered", maxTypeNames+1)
 	}
+}
+
+// readRawBTF reads a file of raw BTF, as a worker reads the grader's.
+func readRawBTF(t *testing.T, path string) *btf.Spec {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s, err := btf.LoadSpecFromReader(f)
+	if err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	return s
 }
