@@ -187,10 +187,13 @@ type G struct {
 // Symbol is the first of the lab's [Lab.Symbols] that the running kernel
 // has, or an error saying that it has none.
 func (g *G) Symbol() (string, error) {
-	if g.kernel.Symbol == "" {
+	switch {
+	case g.kernel.Symbol != "":
+		return g.kernel.Symbol, nil
+	case g.kernel.NoSymbol != "":
 		return "", errors.New(g.kernel.NoSymbol)
 	}
-	return g.kernel.Symbol, nil
+	return "", fmt.Errorf("lab %s lists no Symbols", g.Lab.ID)
 }
 
 func (g *G) add(c Check) {
