@@ -64,13 +64,18 @@ func (linuxGuest) PrepareHostView() bool {
 	}
 	merged := make(chan error, 1)
 	go func() { merged <- mergeRoot() }()
-	if err := c.relayUntil(merged); err != nil {
+	err = c.relayUntil(merged)
+	if cmdline, _ := os.ReadFile("/proc/cmdline"); err == nil && hasWord(string(cmdline), viewAfterRestoreCmdline) {
+		err = errors.New("asked to make it after each restore")
+	}
+	if err != nil {
 		// Half made, or knowing nodes a later host would not: undone,
 		// and made again after the restore.
 		_ = unix.Unmount(mergedDir, unix.MNT_DETACH)
 		_ = unix.Unmount(hostViewDir, unix.MNT_DETACH)
 		_ = unix.Unmount(guestRootDir, unix.MNT_DETACH)
 		c.dev.Close()
+		c.port.Close() // a virtio port has one opener at a time
 		return false
 	}
 	c.merged = make(chan struct{})
@@ -90,6 +95,12 @@ func (linuxGuest) PrepareHostView() bool {
 	preparedView = c
 	return true
 }
+
+// viewAfterRestoreCmdline on the kernel command line makes a guest about
+// to be saved undo its host view, which each restored run then makes
+// again: what happens when the view cannot be kept (see PrepareHostView),
+// for tests and for telling the two apart when debugging.
+const viewAfterRestoreCmdline = "bpflab.hostview=after-restore"
 
 // prepareWait bounds each wait for the saving host's answer.
 const prepareWait = 10 * time.Second

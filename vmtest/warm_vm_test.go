@@ -141,6 +141,30 @@ func TestWarmCacheClean(t *testing.T) {
 	}
 }
 
+// hostViewSeen is what the "hostview" payload prints with the view.
+const hostViewSeen = "gomod=\"module github.com/bpflab/bpflab\" err=false\nwrite=<nil>\nreadback=\"guest\" <nil>\nmodprobe=true \nuserns=<nil>\nmount=false\n"
+
+// TestHostViewAfterRestore: a saved guest that could not keep its host
+// view (forced here from the kernel command line) undoes it before the
+// save, and each restored run makes it again: the payload sees the same.
+func TestHostViewAfterRestore(t *testing.T) {
+	k := testvm.Default(t)
+	cache := t.TempDir()
+	var logs bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Debug})
+	for i := 0; i < 2; i++ {
+		res, stdout, stderr, err := boot(t, k, "hostview", func(c *vmtest.Config, j *vmtest.Job) {
+			c.CacheDir, c.HostView, c.Log, c.Cmdline = cache, true, log, "bpflab.hostview=after-restore"
+		})
+		if err != nil || !res.Warm || stdout != hostViewSeen {
+			t.Fatalf("run %d: warm=%v err=%v, the payload saw:\n%s\nwant:\n%s\nstderr:\n%s", i, res != nil && res.Warm, err, stdout, hostViewSeen, stderr)
+		}
+	}
+	if !strings.Contains(logs.String(), "after each restore") {
+		t.Errorf("the saving boot's log does not say the view is made after each restore:\n%s", logs.String())
+	}
+}
+
 // TestHostView: with the host view, a payload reads the host's files at
 // their paths, and its writes stay in the guest; without it, it sees only
 // what was shipped. Restored and booted guests alike.
@@ -156,9 +180,8 @@ func TestHostView(t *testing.T) {
 			if err != nil || res.Status != (vmtest.ExitStatus{}) {
 				t.Fatalf("run: %v %+v\n%s", err, res, stderr)
 			}
-			want := "gomod=\"module github.com/bpflab/bpflab\" err=false\nwrite=<nil>\nreadback=\"guest\" <nil>\nmodprobe=true \nuserns=<nil>\nmount=false\n"
-			if stdout != want || !res.Warm {
-				t.Errorf("warm=%v, the payload saw:\n%s\nwant:\n%s\nstderr:\n%s", res.Warm, stdout, want, stderr)
+			if stdout != hostViewSeen || !res.Warm {
+				t.Errorf("warm=%v, the payload saw:\n%s\nwant:\n%s\nstderr:\n%s", res.Warm, stdout, hostViewSeen, stderr)
 			}
 			if _, err := os.Stat(probe); err == nil {
 				t.Errorf("a write in the guest reached the host: %s", probe)
