@@ -37,13 +37,19 @@ type Collector[T any] struct {
 	bad     int
 }
 
-// Collect starts reading m, decoding each record with decode.
+// Collect starts reading m, decoding each record with decode. First it
+// fills m with the grader's own records and reads them back (see poison),
+// so that the fields a program leaves unset show.
 func Collect[T any](m *ebpf.Map, decode func([]byte) (T, error)) (*Collector[T], error) {
 	rd, err := ringbuf.NewReader(m)
 	if err != nil {
 		return nil, err
 	}
 	c := &Collector[T]{rd: rd, decode: decode, done: make(chan struct{})}
+	if err := poison(m, rd, c.add); err != nil {
+		rd.Close()
+		return nil, poisonError(err)
+	}
 	go c.loop()
 	return c, nil
 }
@@ -56,19 +62,24 @@ func (c *Collector[T]) loop() {
 		if err != nil {
 			return // flushed or closed
 		}
-		v, derr := c.decode(rec.RawSample)
-		c.mu.Lock()
-		c.total++
-		switch {
-		case derr != nil:
-			c.bad++
-			if c.badErr == nil {
-				c.badErr = derr
-			}
-		case len(c.records) < MaxRecords:
-			c.records = append(c.records, v)
+		c.add(rec.RawSample)
+	}
+}
+
+// add decodes and keeps one record.
+func (c *Collector[T]) add(raw []byte) {
+	v, derr := c.decode(raw)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total++
+	switch {
+	case derr != nil:
+		c.bad++
+		if c.badErr == nil {
+			c.badErr = derr
 		}
-		c.mu.Unlock()
+	case len(c.records) < MaxRecords:
+		c.records = append(c.records, v)
 	}
 }
 

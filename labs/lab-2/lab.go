@@ -252,6 +252,8 @@ func hint(f *harness.Failure[Event]) string {
 			switch {
 			case f.Got.Kind != f.Want.Kind:
 				return "set kind to EVENT_ENTRY in the kprobe and EVENT_RETURN in the kretprobe"
+			case harness.Unset(uint64(f.Got.Pid), 4):
+				return harness.UnsetHint
 			case f.Got.Path == "":
 				return "the path is empty: read name->name with BPF_CORE_READ, then the string with bpf_probe_read_kernel_str (it is kernel memory, not user memory)"
 			case f.Got.Pid != f.Want.Pid:
@@ -269,6 +271,9 @@ func hint(f *harness.Failure[Event]) string {
 		case harness.Missing:
 			return "in the kretprobe, send an event with kind EVENT_RETURN and the return value, for every call, whatever it returned"
 		case harness.Mismatch:
+			if harness.Unset(uint64(f.Got.Ret), 8) || harness.Unset(uint64(f.Got.Pid), 4) {
+				return harness.UnsetHint
+			}
 			if f.Want.Ret < 0 && f.Got.Ret == int64(uint32(f.Want.Ret)) {
 				return "the function returns int: declare the kretprobe's argument as int ret, so -2 stays -2 in the 64-bit field"
 			}
