@@ -421,9 +421,19 @@ func judgeEvents[E comparable](o *Oracle[E], p *ProcResult, expects []Expect[E],
 	}
 	if len(strays) > 0 && o.StrayCheck != "" {
 		got := strays[0]
-		fail(&Failure[E]{Kind: Stray, Check: o.StrayCheck, Proc: p, Got: &got, Count: len(strays), weight: 50,
-			Words: fmt.Sprintf("process %d (%q) gave %d event(s) that none of its calls explains, first %s",
-				p.Pid, p.Comm, len(strays), show(got))})
+		// The calls that wanted no event are where to look: name a few.
+		var silent []string
+		for _, c := range p.Calls {
+			if c.State != NotRun && len(expects[c.Index].Events) == 0 && len(silent) < 3 {
+				silent = append(silent, o.Describe(c))
+			}
+		}
+		words := fmt.Sprintf("process %d (%q) gave %d event(s) that none of its calls explains, first %s",
+			p.Pid, p.Comm, len(strays), show(got))
+		if len(silent) > 0 {
+			words += "; of its calls these want no event: " + strings.Join(silent, ", ")
+		}
+		fail(&Failure[E]{Kind: Stray, Check: o.StrayCheck, Proc: p, Got: &got, Count: len(strays), weight: 50, Words: words})
 	}
 }
 
@@ -560,6 +570,8 @@ func Record[E comparable](g *G, o *Oracle[E], verdicts []*Verdict[E], summary ma
 		}
 		switch {
 		case len(v.Failures) == 1:
+		case strays > 0 && len(calls) == 0:
+			reason += fmt.Sprintf(" [%d events no call explains]", strays)
 		case strays > 0:
 			reason += fmt.Sprintf(" [%d of %d cases wrong, and %d events no call explains]", len(calls), v.Cases, strays)
 		default:
