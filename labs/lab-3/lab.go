@@ -3,10 +3,13 @@
 // arguments and return value, paired per call.
 //
 // The lab builds pinlock on the host with gcc. Its processes are the
-// grader's triggers: they call check_pin with random users and PINs, from
-// several threads, some at the same time; they also call a sibling
-// function with the same signature, and an older build of the program
-// (pinlock-legacy) calls its own check_pin. Neither may be reported.
+// grader's triggers: they call check_pin with random users and PINs (of the
+// whole int range), from several threads, some at the same time; they also
+// call a sibling function with the same signature, and an older build of
+// the program (pinlock-legacy) calls its own check_pin. Neither may be
+// reported. check_pin wipes the user name before it returns, so the
+// string must be copied at the uprobe. Both programs must be on check_pin:
+// another function of pinlock may return what check_pin returned.
 package lab3
 
 import (
@@ -14,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -30,6 +34,9 @@ const (
 	entrySection  = "uprobe/pinlock:check_pin"
 	returnSection = "uretprobe/pinlock:check_pin"
 )
+
+// Function is the function both programs probe.
+const Function = "check_pin"
 
 // Programs are the lab's programs, built from pinlock.c: the one to probe
 // and an older build with a function of the same name.
@@ -58,7 +65,7 @@ var Lab = &harness.Lab{
 		{Sections: []string{returnSection}, Prefix: "uretprobe/"},
 	},
 	Checks: append(harness.EventChecks("lab3.h"), []harness.CheckDef{
-		{Name: "attach", What: "the programs attach where their sections say, in one of the lab's programs"},
+		{Name: "attach", What: "the programs attach where their sections say, both to check_pin, in one of the lab's programs"},
 		{Name: checkCalls, What: "every call of check_pin in pinlock, from any process or thread, gives one event with the process id, comm, user, pin and what that call returned"},
 		{Name: checkConcurrent, What: "calls that threads of one process make at the same time are each paired with their own return"},
 		{Name: checkSibling, What: "calls of check_pin_admin, which has the same signature, give no event"},
@@ -253,9 +260,11 @@ func hint(f *harness.Failure[Event]) string {
 			case f.Got.Comm != f.Want.Comm:
 				return harness.CommHint
 			case f.Got.User == "" && f.Want.User != "":
-				return "the user is empty: it is a pointer into the process's memory; copy the string with bpf_probe_read_user_str at the uprobe"
+				return "the user is empty: it is a pointer into the process's memory, and check_pin wipes the name before it returns; copy the string with bpf_probe_read_user_str at the uprobe, and keep the copy, not the pointer"
 			case len(f.Got.User) < len(f.Want.User) && strings.HasPrefix(f.Want.User, f.Got.User):
 				return "the user is cut short: copy up to sizeof(e->user) bytes, the whole buffer lab3.h gives"
+			case f.Got.User == f.Want.User && f.Got.Pin != f.Want.Pin && (f.Got.Pin == int32(int16(f.Want.Pin)) || f.Got.Pin == int32(uint16(f.Want.Pin)) || f.Got.Pin == int32(int8(f.Want.Pin)) || f.Got.Pin == int32(uint8(f.Want.Pin))):
+				return "the pin lost its upper bits: a caller can pass any int, not just 4 digits; keep it in an int (__s32) from the uprobe to the event"
 			case f.Check == checkConcurrent && (f.Got.User != f.Want.User || f.Got.Pin != f.Want.Pin):
 				return "an event pairs one call's return with another call's arguments: two threads of a process were inside check_pin at once; keep the arguments in a hash map keyed by the thread, the whole 64 bits of bpf_get_current_pid_tgid(), and look them up in the uretprobe"
 			case f.Got.User != f.Want.User:
@@ -295,16 +304,64 @@ func user(r *rand.Rand) string {
 	return names[r.IntN(len(names))] + fmt.Sprint(r.IntN(100))
 }
 
+// edgePins are wrong PINs at the edges of the int range and of the
+// narrower types a pin does not fit.
+var edgePins = []int32{
+	math.MinInt32, math.MinInt32 + 1, math.MaxInt32, math.MaxInt32 - 1,
+	-1, 10000, math.MaxInt16, math.MaxInt16 + 1, math.MinInt16, math.MinInt16 - 1,
+	math.MaxUint16, math.MaxUint16 + 1, -math.MaxUint16 - 1, 1 << 24, -(1 << 24) - 7,
+}
+
+// Wide reports whether pin fits neither 16 bits signed nor unsigned: a
+// pin kept in a short loses it.
+func Wide(pin int32) bool { return pin < math.MinInt16 || pin > math.MaxUint16 }
+
+// widePin is a wrong PIN a 16-bit type cannot hold: an edge of the int
+// range or anything in it.
+func widePin(r *rand.Rand) int32 {
+	for {
+		p := int32(r.Uint32())
+		if r.IntN(2) == 0 {
+			p = edgePins[r.IntN(len(edgePins))]
+		}
+		if Wide(p) {
+			return p
+		}
+	}
+}
+
+// wrongPin is a PIN other than pin, from the whole int range: a third
+// look like PINs (4 digits), a third are edges, a third anything. A PIN
+// pinlock gives is in [0, 10000), so any other value is wrong.
+func wrongPin(r *rand.Rand, pin int32) int32 {
+	var p int32
+	switch r.IntN(3) {
+	case 0:
+		p = int32(r.IntN(10000))
+	case 1:
+		p = edgePins[r.IntN(len(edgePins))]
+	default:
+		p = int32(r.Uint32())
+	}
+	if p == pin {
+		p = (pin + 1) % 10000
+	}
+	return p
+}
+
 // scenario builds the run's processes: 4 or 5 pinlock processes with 1 to
 // 3 extra threads, each calling check_pin one thread at a time (the main
 // thread first, then another), then from all threads at once, with
 // check_pin_admin mixed in; and 1 or 2 pinlock-legacy processes calling
 // their check_pin. A third of the calls pass the right PIN, and in every
-// process some do and some do not.
+// process some do and some do not. Wrong PINs come from the whole int
+// range, negative and beyond 16 bits among them, and in every process
+// some of those are in calls one thread at a time and some at once.
 func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
 	sc := &harness.Scenario{Together: 3}
-	// right: 1 passes the right PIN, 0 a wrong one, -1 either.
-	call := func(p *harness.Process, secret uint32, fn string, legacyBin bool, thread int, together, async bool, right int) {
+	// right: 1 passes the right PIN, 0 a wrong one, -1 either; a wrong
+	// PIN is wide when wide is set.
+	call := func(p *harness.Process, secret uint32, fn string, legacyBin bool, thread int, together, async bool, right int, wide bool) {
 		a := CallArgs{Func: fn, User: user(r), Secret: secret, Legacy: legacyBin, Together: together}
 		salt := uint32(0)
 		if legacyBin {
@@ -317,12 +374,13 @@ func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
 			a.User = "root"
 		}
 		pin := PIN(a.User, secret, salt)
-		a.Pin = int32(r.IntN(10000))
 		switch {
 		case right == 1 || right < 0 && r.IntN(3) == 0:
 			a.Pin = pin
-		case a.Pin == pin:
-			a.Pin = (pin + 1) % 10000
+		case wide:
+			a.Pin = widePin(r)
+		default:
+			a.Pin = wrongPin(r, pin)
 		}
 		w := 0
 		if thread != 0 {
@@ -352,19 +410,24 @@ func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
 			thread, right := r.IntN(p.Threads+1), -1
 			if j < 2 {
 				// The main thread with the right PIN, another thread
-				// with a wrong one: every run has both returns.
+				// with a wrong one that fits no 16 bits: every run has
+				// both returns, and a PIN an int must hold.
 				thread, right = j*(1+r.IntN(p.Threads)), 1-j
 			}
-			call(p, secret, fn, legacyBin, thread, false, false, right)
+			call(p, secret, fn, legacyBin, thread, false, false, right, j == 1)
 		}
-		// All threads at once, twice; the main thread has the right PIN.
+		// All threads at once, twice; the main thread has the right PIN,
+		// the first other thread in the first round a wide wrong one.
 		for round := 0; round < 2; round++ {
 			for t := 0; t <= p.Threads; t++ {
 				right := -1
-				if t == 0 {
+				switch {
+				case t == 0:
 					right = 1
+				case t == 1 && round == 0:
+					right = 0
 				}
-				call(p, secret, "check_pin", legacyBin, t, !legacyBin, t < p.Threads, right)
+				call(p, secret, "check_pin", legacyBin, t, !legacyBin, t < p.Threads, right, t == 1 && round == 0)
 			}
 		}
 		sc.Procs = append(sc.Procs, p)
@@ -376,13 +439,21 @@ func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
 	return sc
 }
 
+// errNotCheckPin is a section naming a function other than check_pin.
+var errNotCheckPin = errors.New("both programs go on check_pin, whose arguments and return value the events report")
+
 // target splits a section "uprobe/BINARY:FUNCTION" into the lab program's
-// path and the function.
+// path and the function, which must be check_pin: another function of
+// pinlock may return check_pin's value (trigger_call does), and a uretprobe
+// there would report it without ever seeing check_pin return.
 func target(g *harness.G, section, prefix string) (string, string, error) {
 	rest := strings.TrimPrefix(section, prefix)
 	bin, fn, ok := strings.Cut(rest, ":")
 	if !ok || bin == "" || fn == "" {
 		return "", "", fmt.Errorf("section %q: want %sBINARY:FUNCTION, as in %q", section, prefix, entrySection)
+	}
+	if fn != Function {
+		return "", "", fmt.Errorf("section %q names %s, not %s: %w", section, fn, Function, errNotCheckPin)
 	}
 	if _, ok := Programs[bin]; !ok {
 		var names []string
@@ -482,6 +553,9 @@ func run(ctx context.Context, g *harness.G) {
 func attachHint(err error) string {
 	if h := harness.AttachHint(err); h != "" {
 		return h
+	}
+	if errors.Is(err, errNotCheckPin) {
+		return "name check_pin in both sections, SEC(\"uprobe/pinlock:check_pin\") and SEC(\"uretprobe/pinlock:check_pin\"): a uretprobe on another function sees that function return, even one that passes check_pin's value on"
 	}
 	if errors.Is(err, link.ErrNoSymbol) {
 		return "the function is not in that program's symbol table: list its functions with nm, as the README shows"

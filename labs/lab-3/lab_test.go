@@ -17,13 +17,17 @@ func TestLab(t *testing.T) {
 		{Src: "solution/pin.bpf.c"},
 		{Src: "pin.bpf.c", Fail: calls},
 		{Src: "testdata/wrong/wrong-binary.bpf.c", Fail: append(calls, "other-binary-silent")},
-		{Src: "testdata/wrong/sibling.bpf.c", Fail: append(calls, "sibling-silent")},
+		// Both programs must be on check_pin: the attach check says so.
+		{Src: "testdata/wrong/sibling.bpf.c", Fail: []string{"attach"}},
+		{Src: "testdata/wrong/ret-other-function.bpf.c", Fail: []string{"attach"}},
 		{Src: "testdata/wrong/pid-keyed.bpf.c", Fail: []string{"concurrent-calls"}},
 		{Src: "testdata/wrong/tid-not-pid.bpf.c", Fail: calls},
 		{Src: "testdata/wrong/kernel-read.bpf.c", Fail: calls},
 		{Src: "testdata/wrong/short-user.bpf.c", Fail: calls},
 		{Src: "testdata/wrong/entry-only.bpf.c", Fail: calls},
 		{Src: "testdata/wrong/once-per-process.bpf.c", Fail: calls},
+		{Src: "testdata/wrong/short-pin.bpf.c", Fail: calls},
+		{Src: "testdata/wrong/read-at-return.bpf.c", Fail: calls},
 	}, func(t *testing.T, c labtest.Case, r *harness.Report) {
 		if c.Fail == nil {
 			for _, ch := range r.Checks {

@@ -2,7 +2,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Lab 3: a uprobe and a uretprobe on a function of a program.
  *
- * The lab's program pinlock has `int check_pin(const char *user, int pin)`.
+ * The lab's program pinlock has `int check_pin(char *user, int pin)`, which
+ * wipes the user name before it returns.
  * Send one struct event (lab3.h) per call of check_pin in pinlock, from any
  * process and thread: the caller's process id and comm, the two arguments
  * and what the call returned. The arguments are there at the function's

@@ -2,8 +2,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* pinlock: the program lab 3's probes watch. It checks PINs the way a
  * login service might: check_pin(user, pin) is 1 when pin is the user's
- * PIN, 0 when it is not, and -1 when there is no user. check_pin_admin has
- * the same signature and its own PINs. Built twice: pinlock, and
+ * PIN, 0 when it is not, and -1 when there is no user; and, as such a
+ * service wipes credentials once it has checked them, it wipes the user
+ * name (the caller's buffer) before it returns. check_pin_admin has the
+ * same signature and its own PINs. Built twice: pinlock, and
  * pinlock-legacy (-DLEGACY), an older build with its own check_pin.
  *
  * It is also the grader's trigger (bpflab_trigger.h): it makes the calls
@@ -32,22 +34,32 @@ static int derive(const char *user, unsigned int salt)
 #define SALT 0u
 #endif
 
-__attribute__((noinline, noclone)) int check_pin(const char *user, int pin)
+/* check derives user's PIN and wipes the name: once check_pin has
+ * returned, the caller's buffer holds nothing but zeros. */
+static int check(char *user, int pin, unsigned int salt)
 {
+	int ok;
+
 	if (!user[0])
 		return -1;
-	return derive(user, SALT) == pin;
+	ok = derive(user, salt) == pin;
+	explicit_bzero(user, strlen(user));
+	return ok;
 }
 
-__attribute__((noinline, noclone)) int check_pin_admin(const char *user, int pin)
+__attribute__((noinline, noclone)) int check_pin(char *user, int pin)
 {
-	if (!user[0])
-		return -1;
-	return derive(user, SALT ^ 0xad111u) == pin;
+	return check(user, pin, SALT);
+}
+
+__attribute__((noinline, noclone)) int check_pin_admin(char *user, int pin)
+{
+	return check(user, pin, SALT ^ 0xad111u);
 }
 
 /* trigger_call makes one call of the grader's plan:
- * "call FUNCTION USER-IN-HEX PIN SECRET". */
+ * "call FUNCTION USER-IN-HEX PIN SECRET". The user is in a buffer of its
+ * own, which check_pin wipes. */
 int trigger_call(int argc, char **argv)
 {
 	char user[128];

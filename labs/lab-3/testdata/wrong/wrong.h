@@ -5,6 +5,8 @@
  *   KEY_OF(id)             the inflight map's key for a pid_tgid
  *   PID_OF(id)             the pid an event reports
  *   READ_USER(dst, src)    how the user string is copied
+ *   PIN_TYPE               the type the pin is kept in
+ *   READ_AT_RETURN         keep the user pointer, copy the string at return
  *   REPORT_AT_ENTRY        send the event from the uprobe, with ret 0
  *   ONCE_PER_PROCESS       report only a process's first call
  */
@@ -26,6 +28,9 @@
 #ifndef READ_USER
 #define READ_USER(dst, src) bpf_probe_read_user_str(dst, sizeof(dst), src)
 #endif
+#ifndef PIN_TYPE
+#define PIN_TYPE __s32
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -33,8 +38,9 @@ struct {
 } events SEC(".maps");
 
 struct args {
-	__s32 pin;
+	PIN_TYPE pin;
 	char user[USER_LEN];
+	const char *uptr;
 };
 
 struct {
@@ -69,9 +75,11 @@ SEC(ENTRY_SEC)
 int BPF_KPROBE(on_check_pin, const char *user, int pin)
 {
 	__u64 id = bpf_get_current_pid_tgid(), key = KEY_OF(id);
-	struct args a = {.pin = pin};
+	struct args a = {.pin = pin, .uptr = user};
 
+#ifndef READ_AT_RETURN
 	READ_USER(a.user, user);
+#endif
 #ifdef REPORT_AT_ENTRY
 	report(id, &a, 0);
 #else
@@ -88,6 +96,9 @@ int BPF_KRETPROBE(on_check_pin_return, int ret)
 
 	if (!a)
 		return 0;
+#ifdef READ_AT_RETURN
+	READ_USER(a->user, a->uptr);
+#endif
 #ifdef ONCE_PER_PROCESS
 	__u32 pid = id >> 32;
 	__u8 one = 1;
