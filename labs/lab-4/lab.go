@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 
@@ -32,6 +33,12 @@ const (
 
 // Program is the lab's program, built from orders.c.
 const Program = "orders"
+
+// Unoptimized is the same program built without optimization: its probes'
+// arguments are on the stack, where Program's are in registers. The
+// scenario runs both, so only a program that reads the arguments where
+// each build's notes say (BPF_USDT) reads them right in both.
+const Unoptimized = "orders-O0"
 
 // Lab is lab 4.
 var Lab = &harness.Lab{
@@ -75,7 +82,11 @@ const (
 )
 
 func build(ctx context.Context, src, out string) error {
-	return harness.BuildC(ctx, src, out, Program, "orders.c", "sys/sdt.h from systemtap-sdt-dev, and libc6-dev's libc.a")
+	const needs = "sys/sdt.h from systemtap-sdt-dev, and libc6-dev's libc.a"
+	if err := harness.BuildC(ctx, src, out, Program, "orders.c", needs); err != nil {
+		return err
+	}
+	return harness.BuildC(ctx, src, out, Unoptimized, "orders.c", needs, "-O0")
 }
 
 // readObject reads an object that includes usdt.bpf.h and tells it
@@ -236,10 +247,16 @@ func hint(f *harness.Failure[Event]) string {
 				return harness.PidHint
 			case f.Got.Comm != f.Want.Comm:
 				return harness.CommHint
+			case f.Got.ID != f.Want.ID && harness.Unset(f.Got.ID, 8),
+				f.Got.Quantity != f.Want.Quantity && harness.Unset(uint64(uint32(f.Got.Quantity)), 4),
+				f.Got.Length != f.Want.Length && harness.Unset(uint64(uint32(f.Got.Length)), 4):
+				return harness.UnsetHint + "; here, clear the record right after reserving it (__builtin_memset(e, 0, sizeof(*e))): the fields an event kind does not use must be 0"
 			case f.Got.ID != f.Want.ID && f.Got.ID == uint64(uint32(f.Want.ID)):
 				return "the order id lost its upper 32 bits: it is a 64-bit argument, declare it __u64 in BPF_USDT"
+			case f.Got.ID == f.Want.ID && f.Got.Quantity != f.Want.Quantity && (f.Got.Quantity == int32(int16(f.Want.Quantity)) || f.Got.Quantity == int32(uint16(f.Want.Quantity)) || f.Got.Quantity == int32(int8(f.Want.Quantity)) || f.Got.Quantity == int32(uint8(f.Want.Quantity))):
+				return "the quantity lost its upper bits: the probe's third argument is a 32-bit int (-4@ in its note); declare it int in BPF_USDT"
 			case f.Got.ID != f.Want.ID || f.Got.Quantity != f.Want.Quantity:
-				return "an argument is not the probe's: BPF_USDT names them by position, (id, item, quantity) for placed, (json, length) for audit, with their types"
+				return "an argument is not the probe's: BPF_USDT names them by position, (id, item, quantity) for placed, (json, length) for audit, with their types, and reads each where the build put it (registers in orders, the stack in orders-O0, which the grader runs too): never read a register yourself"
 			case f.Got.Text == "" && f.Want.Text != "":
 				return "the text is empty: the string is in the program's memory; copy it with bpf_probe_read_user_str"
 			case len(f.Got.Text) < len(f.Want.Text) && strings.HasPrefix(f.Want.Text, f.Got.Text):
@@ -274,17 +291,56 @@ func item(r *rand.Rand) string {
 	return fmt.Sprintf("%s-%d", things[r.IntN(len(things))], r.IntN(1000))
 }
 
+// edgeQuantities are quantities at the edges of the int range and of the
+// narrower types a quantity does not fit.
+var edgeQuantities = []int32{
+	math.MinInt32, math.MinInt32 + 1, math.MaxInt32, math.MaxInt32 - 1, -1, 0,
+	math.MaxInt16, math.MaxInt16 + 1, math.MinInt16, math.MinInt16 - 1,
+	math.MaxUint16, math.MaxUint16 + 1, -math.MaxUint16 - 1, 1 << 24, -(1 << 24) - 3,
+}
+
+// Wide reports whether a quantity fits neither 16 bits signed nor
+// unsigned: a quantity declared short loses it.
+func Wide(q int32) bool { return q < math.MinInt16 || q > math.MaxUint16 }
+
+// quantity is a quantity from the whole int range: half ordinary ones
+// (some negative), a quarter edges, a quarter anything; wide, one that
+// does not fit 16 bits.
+func quantity(r *rand.Rand, wide bool) int32 {
+	for {
+		var q int32
+		switch r.IntN(4) {
+		case 0, 1:
+			q = int32(r.IntN(2000) - 100)
+		case 2:
+			q = edgeQuantities[r.IntN(len(edgeQuantities))]
+		default:
+			q = int32(r.Uint32())
+		}
+		if !wide || Wide(q) {
+			return q
+		}
+	}
+}
+
 // scenario builds the run's processes: 4 or 5 orders processes with
 // random names and 1 or 2 extra threads, each placing orders (the first
 // with an id above 2^32 and a negative quantity, from the main thread,
-// the next from another thread), cancelling some (same arguments, another
-// probe) and auditing some, one thread at a time and then all at once.
-func scenario(r *rand.Rand, exe string) *harness.Scenario {
+// the next from another thread, with a quantity that does not fit 16
+// bits), cancelling some (same arguments, another probe) and auditing
+// some, one thread at a time and then all at once. Quantities come from
+// the whole int range, its edges included.
+func scenario(r *rand.Rand, exes [2]string) *harness.Scenario {
 	sc := &harness.Scenario{Together: 3}
 	for i := 0; i < 4+r.IntN(2); i++ {
+		// Both builds, the first two processes one each.
+		exe := exes[r.IntN(2)]
+		if i < 2 {
+			exe = exes[i]
+		}
 		p := &harness.Process{Threads: 1 + r.IntN(2), Exe: exe}
 		call := func(op string, thread int, async bool, w int) {
-			a := OrderArgs{Op: op, ID: r.Uint64N(1 << 62), Item: item(r), Quantity: int32(r.IntN(2000) - 100)}
+			a := OrderArgs{Op: op, ID: r.Uint64N(1 << 62), Item: item(r), Quantity: quantity(r, len(p.Calls) == 1)}
 			if len(p.Calls) == 0 {
 				a.ID, a.Quantity = 1<<32+r.Uint64N(1<<40), -int32(1+r.IntN(5))
 			}
@@ -339,10 +395,19 @@ func run(ctx context.Context, g *harness.G) {
 		g.Fail("grader", err.Error(), "", "")
 		return
 	}
-	f, err := usdt.Open(exe)
+	exe0, err := g.File(Unoptimized)
 	if err != nil {
-		g.Fail("grader", "reading the lab program's probes: "+err.Error(), "", "")
+		g.Fail("grader", err.Error(), "", "")
 		return
+	}
+	var files []*usdt.File
+	for _, x := range []string{exe, exe0} {
+		f, err := usdt.Open(x)
+		if err != nil {
+			g.Fail("grader", "reading the lab program's probes: "+err.Error(), "", "")
+			return
+		}
+		files = append(files, f)
 	}
 	mgr, err := usdt.NewManager(g.Spec, g.Loaded.Coll.Maps[usdt.SpecsMap], g.Loaded.Coll.Maps[usdt.IPMap])
 	if err != nil {
@@ -361,7 +426,7 @@ func run(ctx context.Context, g *harness.G) {
 		a := OrderArgs{Op: "audit", ID: g.Rand.Uint64N(1 << 40), Item: item(g.Rand), Quantity: 1}
 		control.Procs[0].Calls = append(control.Procs[0].Calls, harness.Call{Op: "audit", Args: a})
 	}
-	sc := scenario(g.Rand, exe)
+	sc := scenario(g.Rand, [2]string{exe, exe0})
 	for _, s := range []*harness.Scenario{control, sc} {
 		if err := launcher.Prepare(s); err != nil {
 			g.Fail("grader", "preparing the scenario: "+err.Error(), "", "")
@@ -404,12 +469,14 @@ func run(ctx context.Context, g *harness.G) {
 					detach()
 					return nil, err
 				}
-				l, err := mgr.Attach(p.prog, f, provider, name, nil)
-				if err != nil {
-					detach()
-					return nil, fmt.Errorf("section %q: %w", section, err)
+				for _, f := range files {
+					l, err := mgr.Attach(p.prog, f, provider, name, nil)
+					if err != nil {
+						detach()
+						return nil, fmt.Errorf("section %q: %w", section, err)
+					}
+					links = append(links, l)
 				}
-				links = append(links, l)
 				where = append(where, section)
 			}
 			return detach, nil

@@ -16,6 +16,9 @@ func TestLab(t *testing.T) {
 		{Src: "order.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
 		{Src: "testdata/wrong/wrong-probe.bpf.c", Fail: []string{"placed-reported", "cancelled-silent"}},
 		{Src: "testdata/wrong/u32-id.bpf.c", Fail: []string{"placed-reported"}},
+		{Src: "testdata/wrong/short-quantity.bpf.c", Fail: []string{"placed-reported"}},
+		{Src: "testdata/wrong/no-zero.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
+		{Src: "testdata/wrong/fixed-registers.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
 		{Src: "testdata/wrong/swapped-args.bpf.c", Fail: []string{"placed-reported"}},
 		{Src: "testdata/wrong/kernel-read.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
 		// Audits from other threads happen in most runs, not all.

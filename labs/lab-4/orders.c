@@ -27,14 +27,25 @@ ORDERS_SEMAPHORE(cancelled);
 ORDERS_SEMAPHORE(audit);
 #define ORDERS_AUDIT_ENABLED() __builtin_expect(orders_audit_semaphore, 0)
 
+/* Built without optimization (orders-O0), the probes' arguments are on the
+ * stack; the registers they came in are then overwritten, as any call
+ * would, so that only the notes say where the arguments are. */
+#ifdef __OPTIMIZE__
+#define SCRAMBLE() do { } while (0)
+#else
+#define SCRAMBLE() __asm__ volatile("mov $-1, %%rdi\n\tmov $-1, %%rsi\n\tmov $-1, %%rdx" ::: "rdi", "rsi", "rdx")
+#endif
+
 __attribute__((noinline)) static int place(unsigned long long id, const char *item, int quantity)
 {
+	SCRAMBLE();
 	DTRACE_PROBE3(orders, placed, id, item, quantity);
 	return quantity > 0 ? 0 : -1;
 }
 
 __attribute__((noinline)) static int cancel(unsigned long long id, const char *item, int quantity)
 {
+	SCRAMBLE();
 	DTRACE_PROBE3(orders, cancelled, id, item, quantity);
 	return 0;
 }

@@ -5,6 +5,7 @@
  *   PLACED_ARGS        its BPF_USDT arguments, in order, with their types
  *   READ_STR(dst, src) how strings are copied
  *   PID                the pid an event reports
+ *   ZERO(e)            how a reserved record is cleared
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -24,6 +25,9 @@
 #ifndef PID
 #define PID (bpf_get_current_pid_tgid() >> 32)
 #endif
+#ifndef ZERO
+#define ZERO(e) __builtin_memset(e, 0, sizeof(*e))
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -36,7 +40,7 @@ static __always_inline struct event *start(__u32 kind)
 
 	if (!e)
 		return 0;
-	__builtin_memset(e, 0, sizeof(*e));
+	ZERO(e);
 	e->pid = PID;
 	e->kind = kind;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));

@@ -1,0 +1,58 @@
+//go:build ignore
+// SPDX-License-Identifier: GPL-2.0
+/* Known wrong: reads the arguments from the registers readelf -n lists for
+ * one build of orders (placed: 8@%rdi 8@%rsi -4@%edx; audit: 8@%rbx
+ * -4@%eax) instead of with BPF_USDT, which reads each where the notes of
+ * the build that fired say: in orders-O0 they are on the stack. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+#include "lab4.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+static __always_inline struct event *start(__u32 kind)
+{
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e)
+		return 0;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->kind = kind;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	return e;
+}
+
+SEC("usdt/orders:orders:placed")
+int on_placed(struct pt_regs *ctx)
+{
+	struct event *e = start(EVENT_PLACED);
+
+	if (!e)
+		return 0;
+	e->id = ctx->di;
+	e->quantity = (int)ctx->dx;
+	bpf_probe_read_user_str(e->text, sizeof(e->text), (void *)ctx->si);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("usdt/orders:orders:audit")
+int on_audit(struct pt_regs *ctx)
+{
+	struct event *e = start(EVENT_AUDIT);
+
+	if (!e)
+		return 0;
+	e->length = (int)ctx->ax;
+	bpf_probe_read_user_str(e->text, sizeof(e->text), (void *)ctx->bx);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
