@@ -5,8 +5,10 @@
 // Unlike lab 1, which matched a name at a system call's entry, the program
 // decides on the file being opened. The grader opens the file by absolute
 // and relative names, through a directory descriptor, a symbolic link, a
-// hard link and /proc/self/fd, for reading and writing, and opens decoys
-// (a copy, another file named passwd, /etc/hosts, the directory /etc); it
+// hard link (a random name in a random directory of its file system) and
+// /proc/self/fd, for reading and writing, and opens decoys (a copy,
+// another file named passwd, /etc/hosts, the directory /etc, and a file of
+// /etc with a hard link of its own, by both its names); it
 // checks that the file is unchanged, that a descriptor opened before the
 // program was attached still reads, and that opening works again once the
 // program is detached. The loader gives the program the file's inode
@@ -57,7 +59,7 @@ var Lab = &harness.Lab{
 		{Name: "attach", What: "the program attaches to the file_open hook"},
 		{Name: checkNames, What: "every open of /etc/passwd by name (absolute, relative to /etc, through a descriptor of /etc, with // and ./ and ..), for reading or writing, by any process or thread, fails with EPERM"},
 		{Name: checkLinks, What: "every open of /etc/passwd through a symbolic link, a hard link or /proc/self/fd fails with EPERM"},
-		{Name: checkDecoys, What: "opening other files opens them: a copy of /etc/passwd, another file named passwd, /etc/hosts, /etc/passwd-, the directory /etc"},
+		{Name: checkDecoys, What: "opening other files opens them: a copy of /etc/passwd, another file named passwd, /etc/hosts, /etc/passwd-, the directory /etc, a file of /etc with a hard link of its own (by both names)"},
 		{Name: checkEarlier, What: "a descriptor of /etc/passwd opened before the program was attached still reads: the hook is at open"},
 		{Name: checkAfter, What: "once the program is detached, /etc/passwd opens again"},
 		{Name: checkUnchanged, What: "/etc/passwd is unchanged"},
@@ -127,21 +129,92 @@ type openCase struct {
 }
 
 // fixtures are the other names of the target and the decoys, made before
-// the program is attached.
+// the program is attached. linkDir is a new directory on the target's file
+// system, which holds the target's hard link and the linked decoy's; the
+// linked decoy is a file of the target's directory with a hard link of its
+// own, so that a file with two links on the target's device is not the
+// target.
 type fixtures struct {
 	symlink, hardlink, copy, other string
+	linkDir, linked, linkedLink    string
+}
+
+// linkParents are where the directory of the hard links may go: those on
+// the target's file system.
+var linkParents = []string{"/", "/etc", "/root", "/usr", "/var", "/opt", "/srv", "/home", "/bin", "/sbin", "/usr/bin"}
+
+// randomName is a file name nothing can predict: letters, digits and a
+// few punctuation marks, 3 to 14 of them; never the target's name or its
+// directory's, which would make a name right by chance.
+func randomName(r *rand.Rand) string {
+	const first = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	const rest = first + "._-"
+	for {
+		b := []byte{first[r.IntN(len(first))]}
+		if r.IntN(4) == 0 {
+			b = append([]byte{'.'}, b...)
+		}
+		for n := 2 + r.IntN(12); n > 0; n-- {
+			b = append(b, rest[r.IntN(len(rest))])
+		}
+		if s := string(b); s != filepath.Base(Target) && s != filepath.Base(filepath.Dir(Target)) {
+			return s
+		}
+	}
+}
+
+// makeLinkDir makes a directory with a random name in a random directory
+// on the same file system as the target, where its hard link can be.
+func makeLinkDir(r *rand.Rand) (string, error) {
+	var st, pst unix.Stat_t
+	if err := unix.Stat(Target, &st); err != nil {
+		return "", err
+	}
+	parents := append([]string(nil), linkParents...)
+	r.Shuffle(len(parents), func(i, j int) { parents[i], parents[j] = parents[j], parents[i] })
+	var errs []error
+	for _, p := range parents {
+		if unix.Lstat(p, &pst) != nil || pst.Mode&unix.S_IFMT != unix.S_IFDIR || pst.Dev != st.Dev {
+			continue
+		}
+		d := filepath.Join(p, randomName(r))
+		err := os.Mkdir(d, 0o755)
+		if err == nil {
+			return d, nil
+		}
+		errs = append(errs, err)
+	}
+	return "", fmt.Errorf("no directory on %s's file system to make a hard link in: %w", Target, errors.Join(errs...))
+}
+
+// newName is a random name in dir that nothing has yet.
+func newName(r *rand.Rand, dir string) string {
+	for {
+		p := filepath.Join(dir, randomName(r))
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			return p
+		}
+	}
 }
 
 func makeFixtures(r *rand.Rand, dir string) (*fixtures, error) {
 	f := &fixtures{
-		symlink:  filepath.Join(dir, fmt.Sprintf("users-%06d", r.IntN(1e6))),
-		hardlink: fmt.Sprintf("/etc/.accounts-%06d", r.IntN(1e6)), // on /etc's file system
-		copy:     filepath.Join(dir, fmt.Sprintf("passwd.bak-%06d", r.IntN(1e6))),
-		other:    filepath.Join(dir, fmt.Sprintf("d%06d", r.IntN(1e6)), "passwd"),
+		symlink: filepath.Join(dir, fmt.Sprintf("users-%06d", r.IntN(1e6))),
+		copy:    filepath.Join(dir, fmt.Sprintf("passwd.bak-%06d", r.IntN(1e6))),
+		other:   filepath.Join(dir, fmt.Sprintf("d%06d", r.IntN(1e6)), "passwd"),
 	}
 	content, err := os.ReadFile(Target)
 	if err != nil {
 		return nil, err
+	}
+	if f.linkDir, err = makeLinkDir(r); err != nil {
+		return f, err
+	}
+	f.hardlink = newName(r, f.linkDir)
+	f.linked = newName(r, filepath.Dir(Target))
+	f.linkedLink = newName(r, f.linkDir)
+	if f.linkedLink == f.hardlink {
+		f.linkedLink += "_"
 	}
 	err = errors.Join(
 		os.Symlink(Target, f.symlink),
@@ -151,6 +224,12 @@ func makeFixtures(r *rand.Rand, dir string) (*fixtures, error) {
 	)
 	if err == nil {
 		err = os.WriteFile(f.other, content, 0o644)
+	}
+	if err == nil {
+		err = os.WriteFile(f.linked, content, 0o644)
+	}
+	if err == nil {
+		err = os.Link(f.linked, f.linkedLink)
 	}
 	// The other decoys exist in a guest: bpflab's guest may have none.
 	for _, p := range []string{"/etc/hosts", "/etc/passwd-"} {
@@ -162,7 +241,11 @@ func makeFixtures(r *rand.Rand, dir string) (*fixtures, error) {
 }
 
 func (f *fixtures) remove() {
-	os.Remove(f.hardlink)
+	for _, p := range []string{f.hardlink, f.linkedLink, f.linked, f.linkDir} {
+		if p != "" {
+			os.Remove(p)
+		}
+	}
 }
 
 // cases are every way the scenario opens the target and the decoys.
@@ -185,6 +268,8 @@ func cases(f *fixtures) []openCase {
 		{checkDecoys, OpenArgs{Kind: "hosts", Path: "/etc/hosts", Flags: rd}, false},
 		{checkDecoys, OpenArgs{Kind: "backup", Path: "/etc/passwd-", Flags: rd}, false},
 		{checkDecoys, OpenArgs{Kind: "directory", Path: "/etc", Flags: rd | unix.O_DIRECTORY}, false},
+		{checkDecoys, OpenArgs{Kind: "file with a hard link", Path: f.linked, Flags: rd}, false},
+		{checkDecoys, OpenArgs{Kind: "its hard link", Path: f.linkedLink, Flags: rd}, false},
 	}
 }
 
@@ -348,7 +433,7 @@ func judge(g *harness.G, results []*harness.ProcResult, byKind map[string]openCa
 			case oc.deny:
 				fail(fmt.Sprintf("it failed with %s; want EPERM", unix.ErrnoName(c.Result.Errno)), "return -EPERM (-1): the LSM hook's return value is the errno the open fails with")
 			case c.Result.Errno != 0:
-				fail(fmt.Sprintf("it failed with %s; want it to open", unix.ErrnoName(c.Result.Errno)), "deny only /etc/passwd itself, the inode target_ino on the device target_dev; a copy, another file named passwd, other files of /etc open")
+				fail(fmt.Sprintf("it failed with %s; want it to open", unix.ErrnoName(c.Result.Errno)), "deny only /etc/passwd itself, the inode target_ino on the device target_dev; a copy, another file named passwd, other files of /etc, other files with several links open")
 			}
 		}
 	}

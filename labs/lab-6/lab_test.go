@@ -17,7 +17,9 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/path-match.bpf.c", Fail: []string{"blocked-by-link"}},
 		{Src: "testdata/wrong/name-match.bpf.c", Fail: []string{"blocked-by-link", "others-open"}},
 		{Src: "testdata/wrong/eacces.bpf.c", Fail: []string{"blocked-by-name", "blocked-by-link"}},
-		{Src: "testdata/wrong/parent-etc.bpf.c", Fail: []string{"others-open"}},
+		{Src: "testdata/wrong/parent-etc.bpf.c", Fail: []string{"blocked-by-link", "others-open"}},
+		{Src: "testdata/wrong/nlink.bpf.c", Fail: []string{"others-open"}},
+		{Src: "testdata/wrong/link-name.bpf.c", Fail: []string{"blocked-by-link"}},
 	}, nil)
 }
 

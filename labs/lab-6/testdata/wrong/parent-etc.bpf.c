@@ -1,7 +1,8 @@
 //go:build ignore
 // SPDX-License-Identifier: GPL-2.0
 /* Known wrong: protects /etc as a whole, every file whose directory is
- * named "etc": other files of /etc stop opening. */
+ * named "etc": other files of /etc stop opening, and a hard link in
+ * another directory opens. */
 #include "wrong.h"
 
 static __always_inline int decide(struct file *file)
