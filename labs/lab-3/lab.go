@@ -351,7 +351,8 @@ func wrongPin(r *rand.Rand, pin int32) int32 {
 
 // scenario builds the run's processes: 4 or 5 pinlock processes with 1 to
 // 3 extra threads, each calling check_pin one thread at a time (the main
-// thread first, then another), then from all threads at once, with
+// thread first, then another; one call with no user), then from all
+// threads at once, with
 // check_pin_admin mixed in; and 1 or 2 pinlock-legacy processes calling
 // their check_pin. A third of the calls pass the right PIN, and in every
 // process some do and some do not. Wrong PINs come from the whole int
@@ -416,8 +417,16 @@ func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
 			}
 			call(p, secret, fn, legacyBin, thread, false, false, right, j == 1)
 		}
+		// And check_pin with no user (it returns -1), from any thread:
+		// in every process, so that no run lacks one.
+		call(p, secret, "check_pin", legacyBin, r.IntN(p.Threads+1), false, false, -1, false)
+		c := &p.Calls[len(p.Calls)-1]
+		a := c.Args.(CallArgs)
+		a.User = ""
+		c.Args = a
 		// All threads at once, twice; the main thread has the right PIN,
-		// the first other thread in the first round a wide wrong one.
+		// the first other thread in the first round a wide wrong one, in the
+		// second no user.
 		for round := 0; round < 2; round++ {
 			for t := 0; t <= p.Threads; t++ {
 				right := -1
@@ -428,6 +437,13 @@ func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
 					right = 0
 				}
 				call(p, secret, "check_pin", legacyBin, t, !legacyBin, t < p.Threads, right, t == 1 && round == 0)
+				if t == 1 && round == 1 {
+					// No user, at once with the others.
+					c := &p.Calls[len(p.Calls)-1]
+					a := c.Args.(CallArgs)
+					a.User = ""
+					c.Args = a
+				}
 			}
 		}
 		sc.Procs = append(sc.Procs, p)

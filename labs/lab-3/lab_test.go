@@ -28,6 +28,7 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/once-per-process.bpf.c", Fail: calls},
 		{Src: "testdata/wrong/short-pin.bpf.c", Fail: calls},
 		{Src: "testdata/wrong/read-at-return.bpf.c", Fail: calls},
+		{Src: "testdata/wrong/skip-no-user.bpf.c", Fail: calls},
 	}, func(t *testing.T, c labtest.Case, r *harness.Report) {
 		if c.Fail == nil {
 			for _, ch := range r.Checks {

@@ -9,6 +9,7 @@
  *   READ_AT_RETURN         keep the user pointer, copy the string at return
  *   REPORT_AT_ENTRY        send the event from the uprobe, with ret 0
  *   ONCE_PER_PROCESS       report only a process's first call
+ *   SKIP_NO_USER           send nothing when check_pin returns -1
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -96,6 +97,12 @@ int BPF_KRETPROBE(on_check_pin_return, int ret)
 
 	if (!a)
 		return 0;
+#ifdef SKIP_NO_USER
+	if (ret < 0) {
+		bpf_map_delete_elem(&inflight, &key);
+		return 0;
+	}
+#endif
 #ifdef READ_AT_RETURN
 	READ_USER(a->user, a->uptr);
 #endif
