@@ -137,6 +137,10 @@ type openCase struct {
 type fixtures struct {
 	symlink, hardlink, copy, other string
 	linkDir, linked, linkedLink    string
+	// sameIno, when not "", is a file with the target's inode number on a
+	// file system of its own (a tmpfs mounted at sameInoMount): the inode
+	// number alone does not name the file, the device with it does.
+	sameIno, sameInoMount string
 }
 
 // linkParents are where the directory of the hard links may go: those on
@@ -231,6 +235,10 @@ func makeFixtures(r *rand.Rand, dir string) (*fixtures, error) {
 	if err == nil {
 		err = os.Link(f.linked, f.linkedLink)
 	}
+	if err == nil {
+		f.sameInoMount = filepath.Join(dir, fmt.Sprintf("fs-%06d", r.IntN(1e6)))
+		f.sameIno, err = sameInode(f.sameInoMount, content)
+	}
 	// The other decoys exist in a guest: bpflab's guest may have none.
 	for _, p := range []string{"/etc/hosts", "/etc/passwd-"} {
 		if _, serr := os.Stat(p); errors.Is(serr, os.ErrNotExist) && err == nil {
@@ -246,12 +254,55 @@ func (f *fixtures) remove() {
 			os.Remove(p)
 		}
 	}
+	if f.sameInoMount != "" {
+		_ = unix.Unmount(f.sameInoMount, unix.MNT_DETACH)
+	}
+}
+
+// maxSameIno bounds the files sameInode makes to reach an inode number.
+const maxSameIno = 1 << 16
+
+// sameInode mounts a tmpfs at dir and makes in it a file with content and
+// the inode number of the target: a tmpfs numbers its inodes from 1, one
+// after another (Linux 5.9 on), and the target's, in the guest's root, is
+// a small number. It returns "" where that number cannot be reached.
+func sameInode(dir string, content []byte) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(Target, &st); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := unix.Mount("bpflab-lab6", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+		return "", fmt.Errorf("mounting a tmpfs at %s: %w", dir, err)
+	}
+	name := filepath.Join(dir, "passwd")
+	for i := 0; i < maxSameIno; i++ {
+		if err := os.WriteFile(name, content, 0o644); err != nil {
+			return "", err
+		}
+		var got unix.Stat_t
+		if err := unix.Stat(name, &got); err != nil {
+			return "", err
+		}
+		switch {
+		case got.Ino == st.Ino:
+			return name, nil
+		case got.Ino > st.Ino:
+			return "", os.Remove(name)
+		}
+		if err := os.Remove(name); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
 }
 
 // cases are every way the scenario opens the target and the decoys.
 func cases(f *fixtures) []openCase {
 	rd, wr := unix.O_RDONLY, unix.O_WRONLY
-	return []openCase{
+	cs := []openCase{
 		{checkNames, OpenArgs{Kind: "absolute", Path: Target, Flags: rd}, true},
 		{checkNames, OpenArgs{Kind: "for writing", Path: Target, Flags: wr}, true},
 		{checkNames, OpenArgs{Kind: "read-write", Path: Target, Flags: unix.O_RDWR}, true},
@@ -271,6 +322,10 @@ func cases(f *fixtures) []openCase {
 		{checkDecoys, OpenArgs{Kind: "file with a hard link", Path: f.linked, Flags: rd}, false},
 		{checkDecoys, OpenArgs{Kind: "its hard link", Path: f.linkedLink, Flags: rd}, false},
 	}
+	if f.sameIno != "" {
+		cs = append(cs, openCase{checkDecoys, OpenArgs{Kind: "same inode number, another file system", Path: f.sameIno, Flags: rd}, false})
+	}
+	return cs
 }
 
 // scenario deals every case, 2 or 3 times (from a main thread, from

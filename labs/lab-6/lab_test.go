@@ -20,6 +20,7 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/parent-etc.bpf.c", Fail: []string{"blocked-by-link", "others-open"}},
 		{Src: "testdata/wrong/nlink.bpf.c", Fail: []string{"others-open"}},
 		{Src: "testdata/wrong/link-name.bpf.c", Fail: []string{"blocked-by-link"}},
+		{Src: "testdata/wrong/inode-only.bpf.c", Fail: []string{"others-open"}},
 	}, nil)
 }
 
