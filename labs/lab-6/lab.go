@@ -7,8 +7,9 @@
 // and relative names, through a directory descriptor, a symbolic link, a
 // hard link (a random name in a random directory of its file system) and
 // /proc/self/fd, for reading and writing, and opens decoys (a copy,
-// another file named passwd, /etc/hosts, the directory /etc, and a file of
-// /etc with a hard link of its own, by both its names); it
+// another file named passwd, /etc/hosts, the directory /etc, a file of
+// /etc with a hard link of its own, by both its names, and a file with the
+// target's inode number on a tmpfs of its own); it
 // checks that the file is unchanged, that a descriptor opened before the
 // program was attached still reads, and that opening works again once the
 // program is detached. The loader gives the program the file's inode
@@ -59,7 +60,7 @@ var Lab = &harness.Lab{
 		{Name: "attach", What: "the program attaches to the file_open hook"},
 		{Name: checkNames, What: "every open of /etc/passwd by name (absolute, relative to /etc, through a descriptor of /etc, with // and ./ and ..), for reading or writing, by any process or thread, fails with EPERM"},
 		{Name: checkLinks, What: "every open of /etc/passwd through a symbolic link, a hard link or /proc/self/fd fails with EPERM"},
-		{Name: checkDecoys, What: "opening other files opens them: a copy of /etc/passwd, another file named passwd, /etc/hosts, /etc/passwd-, the directory /etc, a file of /etc with a hard link of its own (by both names)"},
+		{Name: checkDecoys, What: "opening other files opens them: a copy of /etc/passwd, another file named passwd, /etc/hosts, /etc/passwd-, the directory /etc, a file of /etc with a hard link of its own (by both names), a file with /etc/passwd's inode number on another file system"},
 		{Name: checkEarlier, What: "a descriptor of /etc/passwd opened before the program was attached still reads: the hook is at open"},
 		{Name: checkAfter, What: "once the program is detached, /etc/passwd opens again"},
 		{Name: checkUnchanged, What: "/etc/passwd is unchanged"},
