@@ -4,29 +4,8 @@
  * one build of orders (placed: 8@%rdi 8@%rsi -4@%edx; audit: 8@%rbx
  * -4@%eax) instead of with BPF_USDT, which reads each where the notes of
  * the build that fired say: in orders-O0 they are on the stack. */
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
-#include <bpf/usdt.bpf.h>
-#include "lab4.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
-
-static __always_inline struct event *start(__u32 kind)
-{
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-
-	if (!e)
-		return 0;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	e->kind = kind;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	return e;
-}
+#define OWN_PROGRAMS
+#include "wrong.h"
 
 SEC("usdt/orders:orders:placed")
 int on_placed(struct pt_regs *ctx)
@@ -55,4 +34,3 @@ int on_audit(struct pt_regs *ctx)
 	return 0;
 }
 
-char LICENSE[] SEC("license") = "GPL";

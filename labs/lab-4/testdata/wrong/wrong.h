@@ -6,6 +6,8 @@
  *   READ_STR(dst, src) how strings are copied
  *   PID                the pid an event reports
  *   ZERO(e)            how a reserved record is cleared
+ *   OWN_PROGRAMS       the file writes both programs itself (start() and
+ *                      the map are here)
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -47,6 +49,7 @@ static __always_inline struct event *start(__u32 kind)
 	return e;
 }
 
+#ifndef OWN_PROGRAMS
 SEC(PLACED_SEC)
 int BPF_USDT(on_placed, PLACED_ARGS)
 {
@@ -73,5 +76,6 @@ int BPF_USDT(on_audit, const char *json, int length)
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
+#endif
 
 char LICENSE[] SEC("license") = "GPL";
