@@ -261,8 +261,8 @@ var targetVariants = []struct {
 }
 
 // Names that are not /etc/passwd but come close to it.
-func nearMisses(long string) []string {
-	return []string{
+func nearMisses(r *rand.Rand, long string) []string {
+	names := []string{
 		"/etc/hosts", "/etc/passwd.bak", "/etc/passwdX", "/etc/passwd/", "/etc/passwd-", "/etc/passw",
 		"/etc/shadow", "/tmp/etc/passwd", "/ETC/PASSWD", "/etc/passwd ", "/etc/group", "/etc/pass",
 		"/etc/passwd" + long,
@@ -270,7 +270,23 @@ func nearMisses(long string) []string {
 		// runs of a tracepoint program (recursion misses), and a mistake
 		// must show in more than one or two calls.
 		"/var/tmp/etc/passwd", "/opt/etc/passwd",
+		// Names of the target's length: in another directory, and one
+		// byte off, at the last byte, the first, and anywhere (a program
+		// that compares fewer bytes than the name has, or only its end).
+		"/tmp/passwd", "/var/passwd",
+		oneOff(r, len(Target)-1), oneOff(r, len(Target)-1), oneOff(r, 0), oneOff(r, r.IntN(len(Target))),
 	}
+	return names
+}
+
+// oneOff is the target's name with the byte at i replaced by another.
+func oneOff(r *rand.Rand, i int) string {
+	const bytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+	b := []byte(Target)
+	for c := b[i]; b[i] == c; {
+		b[i] = bytes[r.IntN(len(bytes))]
+	}
+	return string(b)
 }
 
 // Other names of /etc/passwd itself.
@@ -344,7 +360,7 @@ func scenario(r *rand.Rand, link string) *harness.Scenario {
 		}
 	}
 	var near []OpenArgs
-	for _, n := range nearMisses(strings.Repeat("x", 300)) {
+	for _, n := range nearMisses(r, strings.Repeat("x", 300)) {
 		near = append(near, OpenArgs{Path: n})
 	}
 	deal(near, 0)

@@ -24,6 +24,8 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/every-openat.bpf.c", Fail: []string{"exact-match", "relative-name-rule", "react-kill"}},
 		{Src: "testdata/wrong/prefix-match.bpf.c", Fail: []string{"exact-match", "react-control"}},
 		{Src: "testdata/wrong/suffix-match.bpf.c", Fail: []string{"exact-match", "relative-name-rule", "react-control"}},
+		{Src: "testdata/wrong/short-compare.bpf.c", Fail: []string{"exact-match", "react-control"}},
+		{Src: "testdata/wrong/length-and-suffix.bpf.c", Fail: []string{"exact-match", "react-control"}},
 		{Src: "testdata/wrong/fake-pid.bpf.c", Fail: []string{"passwd-reported"}},
 		{Src: "testdata/wrong/tid-not-pid.bpf.c", Fail: []string{"passwd-reported"}},
 		{Src: "testdata/wrong/name-filter.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
