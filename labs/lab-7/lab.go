@@ -217,8 +217,14 @@ func run(ctx context.Context, g *harness.G) {
 		g.Fail("grader", "finding the grader's cgroup: "+err.Error(), "", "")
 		return
 	}
+	// And the root cgroup, where the host's own processes may be.
+	root, err := n.Existing("/")
+	if err != nil {
+		g.Fail("grader", "finding the root cgroup: "+err.Error(), "", "")
+		return
+	}
 	cg := where{}
-	sc := scenario(g.Rand, append(res.Live, self), self, cg)
+	sc := scenario(g.Rand, append(res.Live, self, root), self, cg)
 	launcher, err := g.Launcher()
 	if err == nil {
 		err = launcher.Prepare(sc)
@@ -317,7 +323,39 @@ func openArgs(r *rand.Rand, path string) OpenArgs {
 }
 
 // decoys are names that are not /etc/passwd.
-var decoys = []string{"/etc/hosts", "/etc/passwd-", "/etc/group", "/etc/passwdX", "/tmp/etc/passwd", "/etc/shadow"}
+var decoys = []string{"/etc/hosts", "/etc/passwd-", "/etc/group", "/etc/passwdX", "/tmp/etc/passwd", "/etc/shadow",
+	"/tmp/passwd", "/var/passwd"}
+
+// decoy is the other file the i-th process opens: for the first ones, in
+// every run, /etc/passwd by a relative name (through a descriptor of
+// /etc: the name passed is "passwd"), in another directory under a name
+// of its length, and one byte off at its end; then any decoy, or a name one
+// byte off anywhere.
+func decoy(r *rand.Rand, i int) OpenArgs {
+	flags := openFlags[r.IntN(len(openFlags))]
+	switch i {
+	case 0:
+		return OpenArgs{Dir: "/etc", Path: "passwd", Flags: flags}
+	case 1:
+		return OpenArgs{Path: "/tmp/passwd", Flags: flags}
+	case 2:
+		return OpenArgs{Path: oneOff(r, len(Target)-1), Flags: flags}
+	}
+	if r.IntN(4) == 0 {
+		return OpenArgs{Path: oneOff(r, r.IntN(len(Target))), Flags: flags}
+	}
+	return openArgs(r, decoys[r.IntN(len(decoys))])
+}
+
+// oneOff is the target's name with the byte at i replaced by another.
+func oneOff(r *rand.Rand, i int) string {
+	const bytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+	b := []byte(Target)
+	for c := b[i]; b[i] == c; {
+		b[i] = bytes[r.IntN(len(bytes))]
+	}
+	return string(b)
+}
 
 // scenario runs processes in every cgroup of cgs, one in each and two in
 // some, with up to two threads besides the main one, each opening
@@ -339,7 +377,7 @@ func scenario(r *rand.Rand, cgs []*kube.Cgroup, self *kube.Cgroup, cg where) *ha
 			for i := 2 + r.IntN(2); i > 0; i-- {
 				p.Calls = append(p.Calls, harness.Call{Op: opOpen, Args: openArgs(r, Target), Thread: r.IntN(p.Threads + 1)})
 			}
-			p.Calls = append(p.Calls, harness.Call{Op: opOpen, Args: openArgs(r, decoys[r.IntN(len(decoys))]), Thread: r.IntN(p.Threads + 1)})
+			p.Calls = append(p.Calls, harness.Call{Op: opOpen, Args: decoy(r, len(procs)), Thread: r.IntN(p.Threads + 1)})
 			r.Shuffle(len(p.Calls), func(i, j int) { p.Calls[i], p.Calls[j] = p.Calls[j], p.Calls[i] })
 			cg[p] = c
 			procs = append(procs, p)

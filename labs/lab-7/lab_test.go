@@ -25,6 +25,9 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/memory-cgroup.bpf.c", Fail: []string{"passwd-reported", "events-enriched"}},
 		{Src: "testdata/wrong/every-open.bpf.c", Fail: []string{"others-silent"}},
 		{Src: "testdata/wrong/flags-filter.bpf.c", Fail: []string{"passwd-reported"}},
+		{Src: "testdata/wrong/relative-too.bpf.c", Fail: []string{"others-silent"}},
+		{Src: "testdata/wrong/short-compare.bpf.c", Fail: []string{"others-silent"}},
+		{Src: "testdata/wrong/skip-root.bpf.c", Fail: []string{"passwd-reported"}},
 		{Src: "solution/who.bpf.c", Prog: "testdata/wrong/no-refresh", Fail: []string{kube.CheckAfterStart, kube.CheckRecreated, "events-enriched"}},
 		// Submissions are untrusted: a Go program that tries to kill the
 		// grader and to leave its cgroup, then answers right, passes.

@@ -139,6 +139,10 @@ func (r *Resolver) scan() {
 			walk(filepath.Join(dir, e.Name()), p)
 		}
 	}
+	var st syscall.Stat_t
+	if syscall.Stat(r.root, &st) == nil {
+		r.ids[st.Ino] = "/" // the root cgroup: outside any pod
+	}
 	walk(r.root, "")
 }
 
