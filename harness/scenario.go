@@ -445,7 +445,15 @@ func (l *Launcher) start(pr *ProcResult, plan []byte) *running {
 	// Explicit pipes for all three streams: os/exec opens /dev/null for a
 	// nil one, and the grader must not open files while a program that
 	// punishes openers is attached.
-	cmd := exec.Command(l.path(pr.Process), TriggerCommand)
+	// A lab's own programs and its C trigger read their plan whatever
+	// their arguments: they get none, as an ordinary command may, so a
+	// program under test cannot tell the grader's processes by theirs.
+	// The bpflab binary needs the word that makes it a trigger.
+	var args []string
+	if !l.line && pr.Process.Exe == "" {
+		args = append(args, TriggerCommand)
+	}
+	cmd := exec.Command(l.path(pr.Process), args...)
 	cmd.Env = l.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err1 := cmd.StdinPipe()

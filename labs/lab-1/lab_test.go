@@ -26,6 +26,7 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/suffix-match.bpf.c", Fail: []string{"exact-match", "relative-name-rule", "react-control"}},
 		{Src: "testdata/wrong/short-compare.bpf.c", Fail: []string{"exact-match", "react-control"}},
 		{Src: "testdata/wrong/length-and-suffix.bpf.c", Fail: []string{"exact-match", "react-control"}},
+		{Src: "testdata/wrong/grader-only.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
 		{Src: "testdata/wrong/fake-pid.bpf.c", Fail: []string{"passwd-reported"}},
 		{Src: "testdata/wrong/tid-not-pid.bpf.c", Fail: []string{"passwd-reported"}},
 		{Src: "testdata/wrong/name-filter.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
