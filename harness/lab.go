@@ -355,7 +355,10 @@ func gradeObject(ctx context.Context, lab *Lab, obj, prog, kernel, source string
 	}
 	defer loaded.Close()
 	g.Loaded = loaded
-	dir, err := os.MkdirTemp("", "bpflab-sub-")
+	// Named as mktemp(1) names them: the scenario's files and commands
+	// live here, and their paths must not tell a program under test that
+	// the grader made them.
+	dir, err := os.MkdirTemp("", "tmp.")
 	if err != nil {
 		g.Fail("grader", "making a directory for the scenario: "+err.Error(), "", "")
 		return r
