@@ -98,18 +98,28 @@ type kind int
 const (
 	sequential kind = iota // watched, one call at a time
 	concurrent             // watched, threads at once
+	racing                 // watched, every thread's first openat at once
 	unwatched              // not in watched
 )
+
+// racers is how many racing processes a scenario has. Each makes only its
+// first openat calls, from all its threads at once: the moment two
+// threads may both find no entry and create it. They run first, so that
+// they also fill a map with room for fewer processes than the grader
+// watches (5 + racers) before the others.
+const racers = 8
 
 type proc struct {
 	*harness.Process
 	kind kind
 }
 
-// scenario builds the run's processes: 3 watched processes that call one
-// thread at a time, 2 whose threads call at once, and 2 that are not
-// watched, in random order and with random names shared between kinds.
-func scenario(r *rand.Rand, exists string) ([]*proc, *harness.Scenario) {
+// scenario builds the run's processes: racers watched processes whose
+// threads make their first openat calls at once, then 3 watched processes
+// that call one thread at a time, 2 whose threads call at once, and 2 that
+// are not watched, in random order and with random names shared between
+// kinds.
+func scenario(r *rand.Rand, exists string) ([]*proc, []*harness.Scenario) {
 	missing := filepath.Join(filepath.Dir(exists), "missing")
 	pick := func() string {
 		if r.IntN(2) == 0 {
@@ -153,10 +163,14 @@ func scenario(r *rand.Rand, exists string) ([]*proc, *harness.Scenario) {
 			for i := 0; i < n; i++ {
 				a := CountArgs{Opens: 1 + r.IntN(200), Path: pick(), Repeat: 1 + r.IntN(3)}
 				if i == 0 && k == sequential {
-					// The edges, in every run: 0 or 1, and a count with
-					// bits above the low 32 (slot 31, and a low slot for
-					// a program that cuts it to 32 bits).
-					a.Sizes = append(a.Sizes, uint64(r.IntN(2)), uint64(1+r.IntN(255))<<32+r.Uint64N(1<<20))
+					// The edges, in every run: 0 or 1, a count with bits
+					// above the low 32 (slot 31, and a low slot for a
+					// program that cuts it to 32 bits), and counts of
+					// 2^63 and more, negative for a program that takes
+					// count as signed (all slot 31: read fails, but it
+					// is entered with them).
+					a.Sizes = append(a.Sizes, uint64(r.IntN(2)), uint64(1+r.IntN(255))<<32+r.Uint64N(1<<20),
+						1<<63, 1<<63|r.Uint64N(1<<31)<<32|r.Uint64N(1<<20), ^uint64(0))
 				}
 				for j := r.IntN(4); j >= 0; j-- {
 					a.Sizes = append(a.Sizes, size())
@@ -187,19 +201,39 @@ func scenario(r *rand.Rand, exists string) ([]*proc, *harness.Scenario) {
 			// Then a call of other sizes, from one thread.
 			a := CountArgs{Opens: 1 + r.IntN(50), Path: pick(), Sizes: []uint64{watchedSize(), watchedSize()}}
 			p.Calls = append(p.Calls, harness.Call{Op: opCount, Args: a, Thread: r.IntN(p.Threads + 1)})
+		case racing:
+			// One batch: every thread, the main one too, leaves the
+			// trigger's rendezvous, then its tighter meeting point, at
+			// once and makes one or two opens (a NULL name, failing at
+			// once). The process's first openat calls meet at an entry
+			// that does not exist yet.
+			for t := 0; t <= p.Threads; t++ {
+				a := CountArgs{Meet: p.Threads + 1, Opens: 1 + r.IntN(2)}
+				p.Calls = append(p.Calls, harness.Call{Op: opCount, Args: a, Thread: t, Async: t < p.Threads})
+			}
 		}
 		out = append(out, p)
+	}
+	for range racers {
+		add(racing)
 	}
 	for _, k := range []kind{sequential, sequential, sequential, concurrent, concurrent, unwatched, unwatched} {
 		add(k)
 	}
-	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
-	sc := &harness.Scenario{Together: 3}
+	rest := out[racers:]
+	r.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	// The racing processes run one at a time, each with both CPUs to
+	// itself, so that its threads meet; then the others, 3 at a time.
+	race, sc := &harness.Scenario{Together: 1}, &harness.Scenario{Together: 3}
 	for i, c := range harness.RandomComms(r, len(out)) {
 		out[i].Comm = c
-		sc.Procs = append(sc.Procs, out[i].Process)
+		if i < racers {
+			race.Procs = append(race.Procs, out[i].Process)
+		} else {
+			sc.Procs = append(sc.Procs, out[i].Process)
+		}
 	}
-	return out, sc
+	return out, []*harness.Scenario{race, sc}
 }
 
 // maxRounds bounds how often the scenario runs when the canary shows that
@@ -252,14 +286,16 @@ func run(ctx context.Context, g *harness.G) {
 				return
 			}
 		}
-		var sc *harness.Scenario
-		procs, sc = scenario(g.Rand, exists)
-		if err := launcher.Prepare(sc); err != nil {
-			g.Fail("grader", "preparing the scenario: "+err.Error(), "", "")
-			return
+		var scs []*harness.Scenario
+		procs, scs = scenario(g.Rand, exists)
+		for _, sc := range scs {
+			if err := launcher.Prepare(sc); err != nil {
+				g.Fail("grader", "preparing the scenario: "+err.Error(), "", "")
+				return
+			}
 		}
 		var attachErr error
-		results, attachErr, err = round(ctx, g, launcher, sc, procs, watched, can)
+		results, attachErr, err = round(ctx, g, launcher, scs, procs, watched, can)
 		switch {
 		case attachErr != nil:
 			g.Fail("attach", attachErr.Error(), harness.AttachHint(attachErr), "")
@@ -310,21 +346,40 @@ func run(ctx context.Context, g *harness.G) {
 	case rounds > 1:
 		g.Report.Notes = append(g.Report.Notes, fmt.Sprintf("graded on round %d: in the rounds before, the guest's vCPUs did not run at the same time", rounds))
 	}
-	judge(g, procs, results, gotCounts, gotHist, why)
+	judge(g, procs, results, gotCounts, int(counts.MaxEntries()), gotHist, why)
 }
 
-// round runs one scenario: it starts the processes, puts the watched ones
-// in watched, attaches the student's programs and the canary, lets the
-// processes make their calls, and detaches.
-func round(ctx context.Context, g *harness.G, launcher *harness.Launcher, sc *harness.Scenario, procs []*proc, watched *ebpf.Map, can *canary) (results []*harness.ProcResult, attachErr, err error) {
-	started, err := launcher.Start(ctx, sc)
-	if err != nil {
-		return nil, nil, err
+// round runs one scenario, in parts (scs, whose processes are procs in
+// order): it starts the processes, puts the watched ones in watched,
+// attaches the student's programs and the canary, lets the processes make
+// their calls, part after part, and detaches.
+func round(ctx context.Context, g *harness.G, launcher *harness.Launcher, scs []*harness.Scenario, procs []*proc, watched *ebpf.Map, can *canary) (results []*harness.ProcResult, attachErr, err error) {
+	var parts []*harness.Started
+	defer func() {
+		for _, st := range parts {
+			st.Kill()
+		}
+	}()
+	for _, sc := range scs {
+		started, err := launcher.Start(ctx, sc)
+		if started != nil {
+			parts = append(parts, started)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
 	}
-	defer started.Kill()
+	pid := func(p *harness.Process) uint32 {
+		for _, st := range parts {
+			if n := st.Pid(p); n != 0 {
+				return uint32(n)
+			}
+		}
+		return 0
+	}
 	for _, p := range procs {
 		if p.kind != unwatched {
-			if err := watched.Put(uint32(started.Pid(p.Process)), uint8(1)); err != nil {
+			if err := watched.Put(pid(p.Process), uint8(1)); err != nil {
 				return nil, nil, fmt.Errorf("filling watched: %w", err)
 			}
 		}
@@ -332,7 +387,7 @@ func round(ctx context.Context, g *harness.G, launcher *harness.Launcher, sc *ha
 	var pids []uint32
 	for _, p := range procs {
 		if p.kind == concurrent {
-			pids = append(pids, uint32(started.Pid(p.Process)))
+			pids = append(pids, pid(p.Process))
 		}
 	}
 	if err := can.watch(pids); err != nil {
@@ -356,8 +411,14 @@ func round(ctx context.Context, g *harness.G, launcher *harness.Launcher, sc *ha
 	if err := can.attach(syscallSymbol("openat"), syscallSymbol("read")); err != nil {
 		return nil, nil, fmt.Errorf("the grader's canary: %w", err)
 	}
-	results, err = started.Go(ctx)
-	return results, nil, err
+	for _, st := range parts {
+		rs, err := st.Go(ctx)
+		results = append(results, rs...)
+		if err != nil {
+			return results, nil, err
+		}
+	}
+	return results, nil, nil
 }
 
 // reset empties the student's maps and watched between rounds.
@@ -478,17 +539,23 @@ func readHist(m *ebpf.Map) ([]uint64, error) {
 	return out, nil
 }
 
-// judge compares the maps with the calls the processes made.
-// unproven, when set, says why a concurrent check that found its counts
-// exact cannot pass: the round never ran two increments at once.
-func judge(g *harness.G, procs []*proc, results []*harness.ProcResult, counts map[uint32]uint64, hist []uint64, unproven string) {
-	kindOf := map[int]kind{}
+// judge compares the maps with the calls the processes made; room is
+// openat_counts' max_entries. unproven, when set, says why a concurrent
+// check that found its counts exact cannot pass: the round never ran two
+// increments at once.
+func judge(g *harness.G, procs []*proc, results []*harness.ProcResult, counts map[uint32]uint64, room int, hist []uint64, unproven string) {
+	kindOf := map[*harness.ProcResult]kind{}
 	whose := map[uint32]*harness.ProcResult{} // a pid or tid of the scenario
 	var wantHist, unwatchedHist [HistSlots]uint64
 	var unharmed []string
+	nWatched := 0       // processes in watched
+	var negative uint64 // watched reads of 2^63 and more
 	for i, pr := range results {
 		k := procs[i].kind
-		kindOf[pr.Index] = k
+		kindOf[pr] = k
+		if k != unwatched {
+			nWatched++
+		}
 		whose[uint32(pr.Pid)] = pr
 		for _, t := range pr.Tids {
 			whose[uint32(t)] = pr
@@ -503,9 +570,13 @@ func judge(g *harness.G, procs []*proc, results []*harness.ProcResult, counts ma
 			a := c.Args.(CountArgs)
 			for r := 0; r < max(a.Repeat, 1); r++ {
 				for _, n := range a.Sizes {
-					if k == unwatched {
+					switch {
+					case k == unwatched:
 						unwatchedHist[Slot(n)]++
-					} else {
+					case n >= 1<<63:
+						negative++
+						fallthrough
+					default:
 						wantHist[Slot(n)]++
 					}
 				}
@@ -513,15 +584,19 @@ func judge(g *harness.G, procs []*proc, results []*harness.ProcResult, counts ma
 		}
 	}
 
-	// Counts, process by process.
+	// Counts, process by process: the racing processes are judged with
+	// the concurrent ones (their threads open at once too).
 	fails := map[kind][]string{}
 	var tidKeys, strangers []string
-	lostConcurrent := false
+	lostMany, lostFew, missing := false, false, false
 	nJudged := map[kind]int{}
 	for _, pr := range results {
-		k := kindOf[pr.Index]
+		k := kindOf[pr]
 		if k == unwatched || pr.Done() != len(pr.Calls) {
 			continue
+		}
+		if k == racing {
+			k = concurrent
 		}
 		nJudged[k]++
 		want := uint64(0)
@@ -529,15 +604,24 @@ func judge(g *harness.G, procs []*proc, results []*harness.ProcResult, counts ma
 			want += uint64(c.Args.(CountArgs).Opens)
 		}
 		got, ok := counts[uint32(pr.Pid)]
-		what := fmt.Sprintf("process %d (%q, %d threads%s)", pr.Pid, pr.Comm, len(pr.Tids), map[kind]string{sequential: ", one call at a time", concurrent: " opening at once"}[k])
+		what := fmt.Sprintf("process %d (%q, %d threads%s)", pr.Pid, pr.Comm, len(pr.Tids), map[kind]string{sequential: ", one call at a time", concurrent: " opening at once", racing: " making their first opens at once"}[kindOf[pr]])
 		switch {
 		case !ok:
+			missing = true
 			fails[k] = append(fails[k], fmt.Sprintf("%s: no entry openat_counts[%d]; want %d", what, pr.Pid, want))
 		case got != want:
 			diff := fmt.Sprintf("%d too many", got-want)
 			if got < want {
 				diff = fmt.Sprintf("%d lost", want-got)
-				lostConcurrent = lostConcurrent || k == concurrent
+				// Threads that both create a new entry lose the
+				// counts made before the last creation: a few, in
+				// the first microseconds; an increment that is not
+				// atomic, many, all along.
+				if k == concurrent && want-got <= fewLost {
+					lostFew = true
+				} else if k == concurrent {
+					lostMany = true
+				}
 			}
 			fails[k] = append(fails[k], fmt.Sprintf("%s: openat_counts[%d] = %d, want %d (%s)", what, pr.Pid, got, want, diff))
 		}
@@ -550,8 +634,8 @@ func judge(g *harness.G, procs []*proc, results []*harness.ProcResult, counts ma
 	for _, key := range keys {
 		pr, ours := whose[key]
 		switch {
-		case ours && key == uint32(pr.Pid) && kindOf[pr.Index] != unwatched:
-		case ours && kindOf[pr.Index] != unwatched:
+		case ours && key == uint32(pr.Pid) && kindOf[pr] != unwatched:
+		case ours && kindOf[pr] != unwatched:
 			tidKeys = append(tidKeys, fmt.Sprintf("openat_counts[%d] = %d: %d is a thread of process %d (%q)", key, counts[key], key, pr.Pid, pr.Comm))
 		case ours:
 			strangers = append(strangers, fmt.Sprintf("openat_counts[%d] = %d: process %d (%q) is not in watched", key, counts[key], pr.Pid, pr.Comm))
@@ -564,8 +648,12 @@ func judge(g *harness.G, procs []*proc, results []*harness.ProcResult, counts ma
 		switch {
 		case len(tidKeys) > 0:
 			return tidHint
-		case k == concurrent && lostConcurrent:
+		case room < nWatched && (missing || len(fails[k]) > 0):
+			return fmt.Sprintf("openat_counts has room for %d processes and the grader watched %d: once it is full, bpf_map_update_elem fails and a new process is not counted; give it room for every process in watched (max_entries as in the starter file)", room, nWatched)
+		case k == concurrent && lostMany:
 			return atomicHint
+		case k == concurrent && lostFew:
+			return createHint
 		}
 		return "count every openat of a watched process, from any thread, whether it succeeds or not, once; create the entry with bpf_map_update_elem(..., BPF_NOEXIST) the first time, then add to it"
 	}
@@ -608,6 +696,8 @@ func judge(g *harness.G, procs []*proc, results []*harness.ProcResult, counts ma
 			hint = "no read reached read_sizes: in count_read, look up the slot size_slot(count) and add one to it"
 		case sum(hist[:]) == sum(wantHist[:]):
 			hint = "the reads are counted in the wrong slots: use size_slot(count) from lab5.h, with count the 64-bit size_t the call passed (its third argument)"
+		case len(bad) == 1 && negative > 0 && hist[HistSlots-1]+negative == wantHist[HistSlots-1]:
+			hint = "the reads of byte counts of 2^63 and more are missing: count is a size_t, unsigned; as a signed long (ssize_t) they are negative. read(2) fails with them, but it is entered, and they count in the last slot"
 		case len(lost) == 0:
 			hint = "the histogram has more reads than the watched processes made: count each read of a watched process once, and no other"
 		}
@@ -632,6 +722,12 @@ func judge(g *harness.G, procs []*proc, results []*harness.ProcResult, counts ma
 		g.Pass(checkUnharmed, fmt.Sprintf("%d processes made all their calls", len(results)))
 	}
 }
+
+// fewLost is the most counts a process whose threads opened at once may
+// lose for the hint to blame the creation of its entry, not increments.
+const fewLost = 50
+
+const createHint = "a count or two lost when a process's threads made their first openat at once: both found no entry and both created it, one overwriting the other's count; create it with 0 and BPF_NOEXIST (exactly one creation wins), look it up again, and add to it atomically"
 
 const atomicHint = "counts were lost while threads ran on two CPUs at once: `*v += 1` is a load, an add and a store, and two CPUs interleave them; add with __sync_fetch_and_add(v, 1), or use a per-CPU map (the grader sums its CPUs)"
 

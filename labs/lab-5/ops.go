@@ -9,8 +9,11 @@ import (
 
 // CountArgs are one call of this lab's trigger operation: Opens openat(2)
 // calls of Path (none: a NULL name), then read(2) calls with each of Sizes
-// as the byte count, Repeat times over.
+// as the byte count, Repeat times over. With Meet, the call first waits
+// until Meet calls of its process are there, spinning, and they leave
+// together (once in a process: the calls of one batch on all its threads).
 type CountArgs struct {
+	Meet   int      `json:"meet,omitempty"`
 	Opens  int      `json:"opens,omitempty"`
 	Path   string   `json:"path,omitempty"`
 	Sizes  []uint64 `json:"sizes,omitempty"`
@@ -38,5 +41,5 @@ func (a CountArgs) Words() []string {
 	if joined == "" {
 		joined = "-"
 	}
-	return []string{strconv.Itoa(a.Opens), harness.Word(a.Path), joined, strconv.Itoa(a.Repeat)}
+	return []string{strconv.Itoa(a.Meet), strconv.Itoa(a.Opens), harness.Word(a.Path), joined, strconv.Itoa(a.Repeat)}
 }

@@ -5,7 +5,12 @@
  *                       openat_counts, HIST_ADD for read_sizes)
  *   COUNT_KEY           the key of openat_counts
  *   WATCHING(pid)       whether a process is counted
- *   SLOT(fd, count)     the histogram slot of a read
+ *   SLOT(fd, count)     the histogram slot of a read (HIST_SLOTS or more:
+ *                       none, the read is not counted)
+ *   COUNT_ENTRIES       max_entries of openat_counts
+ *   CREATE_WITH_ONE     on a lookup miss, create the entry with 1
+ *                       (BPF_ANY) and return, instead of creating it
+ *                       with 0 (BPF_NOEXIST), looking up again and adding
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -31,10 +36,13 @@
 #ifndef SLOT
 #define SLOT(fd, count) size_slot(count)
 #endif
+#ifndef COUNT_ENTRIES
+#define COUNT_ENTRIES 4096
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, COUNT_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u64);
 } openat_counts SEC(".maps");
@@ -56,6 +64,12 @@ int BPF_KSYSCALL(count_openat, int dfd, const char *filename)
 		return 0;
 	n = bpf_map_lookup_elem(&openat_counts, &key);
 	if (!n) {
+#ifdef CREATE_WITH_ONE
+		__u64 one = 1;
+
+		bpf_map_update_elem(&openat_counts, &key, &one, BPF_ANY);
+		return 0;
+#endif
 		bpf_map_update_elem(&openat_counts, &key, &zero, BPF_NOEXIST);
 		n = bpf_map_lookup_elem(&openat_counts, &key);
 		if (!n)
