@@ -201,6 +201,18 @@ var ordinaryNames = []string{
 	"sudo", "login", "agetty", "journalctl", "apt-get", "dpkg", "git",
 }
 
+// OneOff is s with its byte at i replaced by another letter, digit or
+// one of "._-": a name of s's length that a program comparing too few
+// bytes, or the wrong ones, takes for s.
+func OneOff(r *rand.Rand, s string, i int) string {
+	const bytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+	b := []byte(s)
+	for c := b[i]; b[i] == c; {
+		b[i] = bytes[r.IntN(len(bytes))]
+	}
+	return string(b)
+}
+
 // RandomComms returns n process names: ordinary program names and random
 // words, at least two of them equal (so a program that reports each name
 // once is caught) and at least two ordinary. Names are at most 15 bytes.

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -547,4 +548,21 @@ func goWithoutOpening(t *testing.T) {
 	}
 	os.Stdout.WriteString("went without opening a file\n")
 	os.Exit(0) // the test framework's own ending may open files
+}
+
+func TestOneOff(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200; i++ {
+		at := r.IntN(11)
+		got := OneOff(r, "/etc/passwd", at)
+		diff := 0
+		for j := range got {
+			if got[j] != "/etc/passwd"[j] {
+				diff++
+			}
+		}
+		if len(got) != 11 || diff != 1 || got[at] == "/etc/passwd"[at] {
+			t.Fatalf("OneOff(%d) = %q: want /etc/passwd with byte %d changed", at, got, at)
+		}
+	}
 }

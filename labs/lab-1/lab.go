@@ -274,19 +274,9 @@ func nearMisses(r *rand.Rand, long string) []string {
 		// byte off, at the last byte, the first, and anywhere (a program
 		// that compares fewer bytes than the name has, or only its end).
 		"/tmp/passwd", "/var/passwd",
-		oneOff(r, len(Target)-1), oneOff(r, len(Target)-1), oneOff(r, 0), oneOff(r, r.IntN(len(Target))),
+		harness.OneOff(r, Target, len(Target)-1), harness.OneOff(r, Target, len(Target)-1), harness.OneOff(r, Target, 0), harness.OneOff(r, Target, r.IntN(len(Target))),
 	}
 	return names
-}
-
-// oneOff is the target's name with the byte at i replaced by another.
-func oneOff(r *rand.Rand, i int) string {
-	const bytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
-	b := []byte(Target)
-	for c := b[i]; b[i] == c; {
-		b[i] = bytes[r.IntN(len(bytes))]
-	}
-	return string(b)
 }
 
 // Other names of /etc/passwd itself.

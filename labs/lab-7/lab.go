@@ -339,22 +339,12 @@ func decoy(r *rand.Rand, i int) OpenArgs {
 	case 1:
 		return OpenArgs{Path: "/tmp/passwd", Flags: flags}
 	case 2:
-		return OpenArgs{Path: oneOff(r, len(Target)-1), Flags: flags}
+		return OpenArgs{Path: harness.OneOff(r, Target, len(Target)-1), Flags: flags}
 	}
 	if r.IntN(4) == 0 {
-		return OpenArgs{Path: oneOff(r, r.IntN(len(Target))), Flags: flags}
+		return OpenArgs{Path: harness.OneOff(r, Target, r.IntN(len(Target))), Flags: flags}
 	}
 	return openArgs(r, decoys[r.IntN(len(decoys))])
-}
-
-// oneOff is the target's name with the byte at i replaced by another.
-func oneOff(r *rand.Rand, i int) string {
-	const bytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
-	b := []byte(Target)
-	for c := b[i]; b[i] == c; {
-		b[i] = bytes[r.IntN(len(bytes))]
-	}
-	return string(b)
 }
 
 // scenario runs processes in every cgroup of cgs, one in each and two in
