@@ -362,6 +362,7 @@ func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
 	sc := &harness.Scenario{Together: 3}
 	// right: 1 passes the right PIN, 0 a wrong one, -1 either; a wrong
 	// PIN is wide when wide is set.
+	used := map[*harness.Process]map[int32]bool{}
 	call := func(p *harness.Process, secret uint32, fn string, legacyBin bool, thread int, together, async bool, right int, wide bool) {
 		a := CallArgs{Func: fn, User: user(r), Secret: secret, Legacy: legacyBin, Together: together}
 		salt := uint32(0)
@@ -375,14 +376,23 @@ func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
 			a.User = "root"
 		}
 		pin := PIN(a.User, secret, salt)
+		// A wrong PIN is one no other call of the process passes: an
+		// event then tells which call it is about (the sibling's or
+		// check_pin's) even when its user is wrong.
+		if used[p] == nil {
+			used[p] = map[int32]bool{}
+		}
 		switch {
 		case right == 1 || right < 0 && r.IntN(3) == 0:
 			a.Pin = pin
 		case wide:
-			a.Pin = widePin(r)
+			for a.Pin = widePin(r); used[p][a.Pin]; a.Pin = widePin(r) {
+			}
 		default:
-			a.Pin = wrongPin(r, pin)
+			for a.Pin = wrongPin(r, pin); used[p][a.Pin]; a.Pin = wrongPin(r, pin) {
+			}
 		}
+		used[p][a.Pin] = true
 		w := 0
 		if thread != 0 {
 			w++
