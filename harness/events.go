@@ -48,7 +48,7 @@ func Collect[T any](m *ebpf.Map, decode func([]byte) (T, error)) (*Collector[T],
 	c := &Collector[T]{rd: rd, decode: decode, done: make(chan struct{})}
 	if err := poison(m, rd, c.add); err != nil {
 		rd.Close()
-		return nil, poisonError(err)
+		return nil, fmt.Errorf("filling the ring buffer with the grader's records before the scenario: %w", err)
 	}
 	go c.loop()
 	return c, nil

@@ -3,7 +3,6 @@ package harness
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -105,11 +104,6 @@ func poison(m *ebpf.Map, rd *ringbuf.Reader, keep func([]byte)) error {
 		}
 	}
 	return nil
-}
-
-// poisonError wraps a failure to poison a ring buffer.
-func poisonError(err error) error {
-	return fmt.Errorf("filling the ring buffer with the grader's records before the scenario: %w", err)
 }
 
 // Unset says whether the low size bytes of v are the grader's filler:

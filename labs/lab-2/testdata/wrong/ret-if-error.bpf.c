@@ -6,17 +6,7 @@
  * success sends whatever the reserved record held. In a ring buffer the
  * kernel has just made that is a zero, the right answer; in one that has
  * gone round it is an older event's bytes. */
-SEC("kprobe/do_unlinkat")
-int BPF_KPROBE(on_unlink, int dfd, struct filename *name)
-{
-	struct event *e = start_event(EVENT_ENTRY);
-
-	if (!e)
-		return 0;
-	bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(name, name));
-	bpf_ringbuf_submit(e, 0);
-	return 0;
-}
+CORRECT_KPROBE
 
 SEC("kretprobe/do_unlinkat")
 int BPF_KRETPROBE(on_unlink_ret, int ret)

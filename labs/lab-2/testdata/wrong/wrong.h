@@ -25,6 +25,19 @@ static __always_inline struct event *start_event(__u32 kind)
 	return e;
 }
 
+/* The correct kprobe, for the files whose mistake is in the kretprobe. */
+#define CORRECT_KPROBE                                                                    \
+	SEC("kprobe/do_unlinkat")                                                         \
+	int BPF_KPROBE(on_unlink, int dfd, struct filename *name)                         \
+	{                                                                                 \
+		struct event *e = start_event(EVENT_ENTRY);                               \
+		if (!e)                                                                   \
+			return 0;                                                         \
+		bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(name, name)); \
+		bpf_ringbuf_submit(e, 0);                                                 \
+		return 0;                                                                 \
+	}
+
 /* The correct kretprobe, for the files whose mistake is elsewhere. */
 #define CORRECT_KRETPROBE                                        \
 	SEC("kretprobe/do_unlinkat")                             \
