@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -173,14 +174,28 @@ func Judge[E comparable](o *Oracle[E], procs []*ProcResult, events []E, checks [
 func where(c *CallResult) string {
 	p := c.Proc
 	if c.Thread == 0 {
-		return fmt.Sprintf("by process %d (%q)", p.Pid, p.Comm)
+		return "by " + procName(p)
 	}
 	nth := []string{"", "a second", "a third", "a fourth", "a fifth"}
 	which := fmt.Sprintf("thread %d", c.Thread+1)
 	if c.Thread < len(nth) {
 		which = nth[c.Thread]
 	}
-	return fmt.Sprintf("from %s thread of process %d (%q, tid %d)", which, p.Pid, p.Comm, c.Tid)
+	return fmt.Sprintf("from %s thread of %s", which, procName(p, fmt.Sprintf("tid %d", c.Tid)))
+}
+
+// ReusedHint is advice for a process that took the id of an ended one
+// and was missed.
+const ReusedHint = "the kernel gives the id of a process that ended to a new one: a map keyed by process id must forget an id when its process ends (or not remember ids at all)"
+
+// procName names a process: its id and comm, more (if any), and whether
+// it took the id of one that had ended.
+func procName(p *ProcResult, more ...string) string {
+	words := append([]string{strconv.Quote(p.Comm)}, more...)
+	if p.Reused {
+		words = append(words, "a new process with the id of one that ended")
+	}
+	return fmt.Sprintf("process %d (%s)", p.Pid, strings.Join(words, ", "))
 }
 
 func callWeight(c *CallResult) int {
@@ -205,7 +220,7 @@ func judgeReaction[E comparable](o *Oracle[E], p *ProcResult, killAt int, fail f
 		}
 		fail(&Failure[E]{Kind: Reaction, Check: check, Proc: p, Call: c, Words: words, weight: w})
 	}
-	name := fmt.Sprintf("process %d (%q)", p.Pid, p.Comm)
+	name := procName(p)
 	if mustDie && p.Calls[killAt].State == NotRun {
 		c := p.Calls[killAt]
 		fail(&Failure[E]{Kind: NotRunKind, Check: o.KillCheck, Proc: p, Call: c, weight: callWeight(c) + 100,
@@ -428,8 +443,8 @@ func judgeEvents[E comparable](o *Oracle[E], p *ProcResult, expects []Expect[E],
 				silent = append(silent, o.Describe(c))
 			}
 		}
-		words := fmt.Sprintf("process %d (%q) gave %d event(s) that none of its calls explains, first %s",
-			p.Pid, p.Comm, len(strays), show(got))
+		words := fmt.Sprintf("%s gave %d event(s) that none of its calls explains, first %s",
+			procName(p), len(strays), show(got))
 		if len(silent) > 0 {
 			words += "; of its calls these want no event: " + strings.Join(silent, ", ")
 		}

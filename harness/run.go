@@ -30,6 +30,13 @@ type Scene[E comparable] struct {
 	// called once for the scenario, after its processes have started, and
 	// once for each replay.
 	Attach func() (detach func(), err error)
+	// Reborn, when set, is called for each process of the scenario once
+	// it is over, and returns a new process (not one of the scenario's)
+	// to run under the ended one's id, or nil (the kernel reuses process
+	// ids: a program must not remember an id beyond the life of its
+	// process). They run together, with the programs attached, and are
+	// judged with the same rule.
+	Reborn func(*ProcResult) *Process
 }
 
 // AttachError is an error of a Scene's Attach: the lab reports it as its
@@ -50,7 +57,8 @@ type Outcome[E comparable] struct {
 	Procs []*ProcResult
 	Stats Stats
 	// Misses is how many runs of the programs the kernel skipped in the
-	// last round; Replayed how many processes were run again.
+	// last round of the scenario (and of its reborn processes); Replayed
+	// how many processes were run again.
 	Misses   uint64
 	Replayed int
 	// Events are all the events the programs sent, every round's.
@@ -109,42 +117,85 @@ func RunScene[E comparable](ctx context.Context, s *Scene[E], launcher *Launcher
 		return procs, events, missed, err
 	}
 
-	procs, events, missed, err := round(s.Scenario)
+	// play runs a scenario and judges it, running again the processes
+	// whose only faults look like skipped runs.
+	play := func(sc *Scenario) ([]*ProcResult, []*Verdict[E], error) {
+		procs, events, missed, err := round(sc)
+		if err != nil {
+			return nil, nil, err
+		}
+		out.Events = append(out.Events, events...)
+		verdicts := Judge(s.Oracle, procs, events, s.Checks)
+		for r := 0; r < MaxReplays && missed > 0 && s.Replayable; r++ {
+			suspects := skippedLooking(verdicts, procs)
+			// Each skipped run explains at most one process's missing
+			// event: more suspects than skips means the program missed
+			// some itself.
+			if len(suspects) == 0 || uint64(len(suspects)) > missed {
+				break
+			}
+			// Reborn processes ask for their ids highest first (below).
+			sort.SliceStable(suspects, func(i, j int) bool { return suspects[i].ReusePid > suspects[j].ReusePid })
+			again := &Scenario{Together: 1, Deadline: sc.Deadline}
+			for _, p := range suspects {
+				again.Procs = append(again.Procs, p.Process)
+			}
+			replayed, events, m, err := round(again)
+			if err != nil {
+				return nil, nil, err
+			}
+			out.Replayed += len(replayed)
+			missed = m
+			out.Events = append(out.Events, events...)
+			// The replayed processes take the place of the first ones.
+			redo := map[*ProcResult]bool{}
+			for _, p := range suspects {
+				redo[p] = true
+			}
+			for i, p := range procs {
+				if redo[p] {
+					procs[i] = replayed[slices.Index(suspects, p)]
+				}
+			}
+			verdicts = mergeVerdicts(verdicts, Judge(s.Oracle, replayed, events, s.Checks), redo)
+		}
+		out.Misses += missed
+		return procs, verdicts, nil
+	}
+
+	procs, verdicts, err := play(s.Scenario)
 	if err != nil {
 		return nil, err
 	}
-	out.Events = events
-	verdicts := Judge(s.Oracle, procs, events, s.Checks)
-	out.Misses = missed
-	for r := 0; r < MaxReplays && out.Misses > 0 && s.Replayable; r++ {
-		suspects := skippedLooking(verdicts, procs)
-		// Each skipped run explains at most one process's missing event:
-		// more suspects than skips means the program missed some itself.
-		if len(suspects) == 0 || uint64(len(suspects)) > out.Misses {
-			break
-		}
-		again := &Scenario{Together: 1, Deadline: s.Scenario.Deadline}
-		for _, p := range suspects {
-			again.Procs = append(again.Procs, p.Process)
-		}
-		replayed, events, missed, err := round(again)
-		if err != nil {
-			return nil, err
-		}
-		out.Replayed += len(replayed)
-		out.Misses = missed
-		out.Events = append(out.Events, events...)
-		// The replayed processes take the place of the first ones.
-		redo := map[*ProcResult]bool{}
-		for _, p := range suspects {
-			redo[p] = true
-		}
-		for i, p := range procs {
-			if redo[p] {
-				procs[i] = replayed[slices.Index(suspects, p)]
+	if s.Reborn != nil {
+		again := &Scenario{Together: s.Scenario.Together, Deadline: s.Scenario.Deadline}
+		for _, p := range procs {
+			if p.Pid == 0 || p.Hung {
+				continue
+			}
+			if q := s.Reborn(p); q != nil {
+				q.ReusePid = p.Pid
+				again.Procs = append(again.Procs, q)
 			}
 		}
-		verdicts = mergeVerdicts(verdicts, Judge(s.Oracle, replayed, events, s.Checks), redo)
+		// Highest id first: the threads each makes as it starts take ids
+		// above its own, never one a process started after it asks for.
+		// (A lab's C trigger makes no thread once it is ready; the Go
+		// trigger's runtime may, and take an id asked for later: that
+		// process then runs under another id, [ProcResult.Reused].)
+		sort.Slice(again.Procs, func(i, j int) bool { return again.Procs[i].ReusePid > again.Procs[j].ReusePid })
+		if len(again.Procs) > 0 {
+			reborn, rv, err := play(again)
+			if err != nil {
+				return nil, err
+			}
+			procs = append(procs, reborn...)
+			for i, v := range verdicts {
+				v.Cases += rv[i].Cases
+				v.Failures = append(v.Failures, rv[i].Failures...)
+				sort.SliceStable(v.Failures, func(a, b int) bool { return v.Failures[a].weight < v.Failures[b].weight })
+			}
+		}
 	}
 	out.Verdicts, out.Procs = verdicts, procs
 	return out, nil

@@ -61,6 +61,11 @@ type Process struct {
 	// (clone3's CLONE_INTO_CGROUP), so it is there from its first
 	// instruction; otherwise it starts in the grader's.
 	Cgroup string
+	// ReusePid, when set, is the process id the process starts with: that
+	// of an earlier process, which has ended (see [Scene.Reborn]). If
+	// another process or thread holds it, the process starts with another
+	// id ([ProcResult.Reused] says which).
+	ReusePid int
 }
 
 // LineArgs are the arguments of a call to a lab's own trigger program
@@ -178,6 +183,9 @@ type ProcResult struct {
 	Stderr  string
 	// StartErr is set when the process could not be started at all.
 	StartErr error
+	// Reused is true when the process got the id it asked for with
+	// [Process.ReusePid].
+	Reused bool
 }
 
 // Done is the number of calls that returned.
@@ -356,6 +364,8 @@ type running struct {
 // part of the scenario. Prepare must have been called.
 func (l *Launcher) Start(ctx context.Context, s *Scenario) (*Started, error) {
 	st := &Started{s: s}
+	dctx, cancel := context.WithTimeout(ctx, s.deadline())
+	defer cancel()
 	for i, p := range s.Procs {
 		// A C program reads a LinePlan; this binary a JSON plan.
 		line := p.Exe != "" || l.line
@@ -386,10 +396,18 @@ func (l *Launcher) Start(ctx context.Context, s *Scenario) (*Started, error) {
 			return nil, fmt.Errorf("process %d: %w", i, err)
 		}
 		st.results = append(st.results, pr)
-		st.runs = append(st.runs, l.start(pr, append(b, '\n')))
+		r := l.start(pr, append(b, '\n'))
+		st.runs = append(st.runs, r)
+		if p.ReusePid != 0 {
+			// Its threads take the ids after its own: let it make them
+			// before the next process asks for its id.
+			select {
+			case <-r.ready:
+			case <-r.ended:
+			case <-dctx.Done():
+			}
+		}
 	}
-	dctx, cancel := context.WithTimeout(ctx, s.deadline())
-	defer cancel()
 	for _, r := range st.runs {
 		select {
 		case <-r.ready:
@@ -454,6 +472,61 @@ func (s *Scenario) deadline() time.Duration {
 // start starts one process and hands it its plan.
 func (l *Launcher) start(pr *ProcResult, plan []byte) *running {
 	r := &running{pr: pr, ready: make(chan struct{}), ended: make(chan struct{})}
+	var cgroupFD int
+	if cg := pr.Process.Cgroup; cg != "" {
+		// O_PATH: open(2) (never openat) of a directory, like harness.At.
+		fd, err := openPath(cg)
+		if err != nil {
+			pr.StartErr = fmt.Errorf("opening cgroup %s: %w", cg, err)
+			close(r.ended)
+			return r
+		}
+		defer unix.Close(fd)
+		cgroupFD = fd
+	}
+	var stdout io.ReadCloser
+	var err error
+	for try := 0; ; try++ {
+		if want := pr.Process.ReusePid; want != 0 {
+			// The kernel gives a new process the first free id after
+			// ns_last_pid (CONFIG_CHECKPOINT_RESTORE).
+			if err = os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(want-1)), 0); err != nil {
+				err = fmt.Errorf("asking for process id %d: %w", want, err)
+				break
+			}
+		}
+		r.cmd, r.stdin, stdout, err = l.command(pr, cgroupFD, &r.stderr)
+		if err != nil {
+			break
+		}
+		pr.Reused = pr.Process.ReusePid != 0 && r.cmd.Process.Pid == pr.Process.ReusePid
+		if pr.Process.ReusePid == 0 || pr.Reused || try == reuseTries-1 {
+			break
+		}
+		// Something else took the id first (a thread of the grader's
+		// runtime, most likely): end this one and ask again.
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.stderr.Reset()
+	}
+	if err != nil {
+		r.cmd, r.stdin = nil, nil
+		pr.StartErr = err
+		close(r.ended)
+		return r
+	}
+	pr.Pid = r.cmd.Process.Pid
+	go readReports(r, stdout)
+	_, _ = r.stdin.Write(plan)
+	return r
+}
+
+// reuseTries bounds the starts of a process that asks for an id.
+const reuseTries = 5
+
+// command starts process pr's program, with a pipe for each of its
+// standard streams (stderr into errs).
+func (l *Launcher) command(pr *ProcResult, cgroupFD int, errs *bytes.Buffer) (*exec.Cmd, io.WriteCloser, io.ReadCloser, error) {
 	// Explicit pipes for all three streams: os/exec opens /dev/null for a
 	// nil one, and the grader must not open files while a program that
 	// punishes openers is attached.
@@ -468,35 +541,19 @@ func (l *Launcher) start(pr *ProcResult, plan []byte) *running {
 	cmd := exec.Command(l.path(pr.Process), args...)
 	cmd.Env = l.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if pr.Process.Cgroup != "" {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, cgroupFD
+	}
 	stdin, err1 := cmd.StdinPipe()
 	stdout, err2 := cmd.StdoutPipe()
-	cmd.Stderr = &r.stderr
+	cmd.Stderr = errs
 	if err := errors.Join(err1, err2); err != nil {
-		pr.StartErr = err
-		close(r.ended)
-		return r
-	}
-	if cg := pr.Process.Cgroup; cg != "" {
-		// O_PATH: open(2) (never openat) of a directory, like harness.At.
-		fd, err := openPath(cg)
-		if err != nil {
-			pr.StartErr = fmt.Errorf("opening cgroup %s: %w", cg, err)
-			close(r.ended)
-			return r
-		}
-		defer unix.Close(fd)
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+		return nil, nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		pr.StartErr = err
-		close(r.ended)
-		return r
+		return nil, nil, nil, err
 	}
-	r.cmd, r.stdin = cmd, stdin
-	pr.Pid = cmd.Process.Pid
-	go readReports(r, stdout)
-	_, _ = stdin.Write(plan)
-	return r
+	return cmd, stdin, stdout, nil
 }
 
 // Go lets the processes make their calls, Together at a time, and returns

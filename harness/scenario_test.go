@@ -2,10 +2,12 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -192,6 +194,57 @@ func TestScenarioDeaths(t *testing.T) {
 	}
 	if p := res[2]; !p.Ready || p.Done() != 1 {
 		t.Errorf("the group after a hung one: %+v", p)
+	}
+}
+
+// TestReusePid: a process that asks for the id of an ended one gets it,
+// and the judge's words say so.
+//
+// It runs in a pid namespace of its own, where nothing else takes ids: on
+// a busy host another process can take the id a test process asks for,
+// and keep it.
+func TestReusePid(t *testing.T) {
+	if os.Getenv("BPFLAB_TEST_PIDNS") == "" {
+		if err := unix.Access("/proc/sys/kernel/ns_last_pid", unix.W_OK); err != nil || os.Geteuid() != 0 {
+			t.Skipf("needs root and a writable /proc/sys/kernel/ns_last_pid (CONFIG_CHECKPOINT_RESTORE): %v", err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestReusePid$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "BPFLAB_TEST_PIDNS=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Skipf("no pid namespace: %v", err)
+		}
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestReusePid") {
+			t.Fatalf("in a pid namespace: %v\n%s", err, out)
+		}
+		return
+	}
+	// The namespace's own /proc, so that ids in it mean its processes.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("proc", "/proc", "proc", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	calls := []Call{{Op: opWhoami}, {Op: opWhoami, Thread: 1}}
+	first := &Scenario{Together: 3}
+	for _, c := range []string{"ls", "cat", "tar"} {
+		first.Procs = append(first.Procs, &Process{Comm: c, Threads: 2, Calls: calls})
+	}
+	// One at a time: a Go trigger's runtime makes threads of its own
+	// while it waits, which can take the id another process asks for.
+	for _, p := range launch(t, first) {
+		q := *p.Process
+		q.ReusePid = p.Pid
+		p := launch(t, &Scenario{Procs: []*Process{&q}})[0]
+		if !p.Reused || p.Pid != p.ReusePid || p.Done() != len(calls) || p.Calls[0].Result.Ret != int64(p.Pid) {
+			t.Errorf("%s: reused %v, pid %d, asked for %d, %d calls done, first by tid %d", p.Comm, p.Reused, p.Pid, p.ReusePid, p.Done(), p.Calls[0].Result.Ret)
+		}
+		if w := where(p.Calls[1]); !strings.Contains(w, "a new process with the id of one that ended") || !strings.Contains(w, "tid "+strconv.Itoa(p.Calls[1].Tid)) {
+			t.Errorf("where: %s", w)
+		}
 	}
 }
 

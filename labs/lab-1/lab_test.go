@@ -33,6 +33,7 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/parent-name.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
 		{Src: "testdata/wrong/first-few.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
 		{Src: "testdata/wrong/once-per-name.bpf.c", Fail: []string{"passwd-reported"}},
+		{Src: "testdata/wrong/once-per-pid.bpf.c", Fail: []string{"passwd-reported"}},
 		{Src: "testdata/wrong/flags-filter.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
 		{Src: "testdata/wrong/dfd-filter.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
 		{Src: "testdata/wrong/stop-instead.bpf.c", Fail: []string{"react-kill"}},

@@ -154,6 +154,8 @@ func hint(f *harness.Failure[Event]) string {
 			return "one event per open"
 		case harness.Mismatch:
 			switch {
+			case f.Got.CgroupID != f.Want.CgroupID && f.Proc != nil && f.Proc.Reused:
+				return harness.ReusedHint
 			case f.Got.CgroupID != f.Want.CgroupID:
 				return "the cgroup id is not the opener's: bpf_get_current_cgroup_id() gives the id of the current task's cgroup v2 (a controller's cgroup, as cgroup v1 tools read it, can be a cgroup above it)"
 			case f.Got.Pid != f.Want.Pid:
@@ -224,7 +226,8 @@ func run(ctx context.Context, g *harness.G) {
 		return
 	}
 	cg := where{}
-	sc := scenario(g.Rand, append(res.Live, self, root), self, cg)
+	cgs := append(res.Live, self, root)
+	sc := scenario(g.Rand, cgs, self, cg)
 	launcher, err := g.Launcher()
 	if err == nil {
 		err = launcher.Prepare(sc)
@@ -240,6 +243,7 @@ func run(ctx context.Context, g *harness.G) {
 		Progs: []*ebpf.Program{prog}, Replayable: true,
 		Checks: []string{checkReported, checkSilent},
 		Attach: harness.AttachTracepoint("syscalls", "sys_enter_openat", prog),
+		Reborn: reborn(g.Rand, cgs, self, cg),
 	}, launcher)
 	if harness.SceneFailed(g, err, nil) {
 		return
@@ -380,18 +384,55 @@ func scenario(r *rand.Rand, cgs []*kube.Cgroup, self *kube.Cgroup, cg where) *ha
 	return &harness.Scenario{Procs: procs, Together: 4}
 }
 
+// reborn picks the processes that run again under the id of an ended one,
+// each in another cgroup than the first: a program that keeps a process's
+// cgroup id by its process id reports the first one's.
+func reborn(r *rand.Rand, cgs []*kube.Cgroup, self *kube.Cgroup, cg where) func(*harness.ProcResult) *harness.Process {
+	n := 0
+	return func(p *harness.ProcResult) *harness.Process {
+		if n == maxReborn {
+			return nil
+		}
+		n++
+		q := *p.Process
+		c := cgs[r.IntN(len(cgs))]
+		for c == cg[p.Process] {
+			c = cgs[r.IntN(len(cgs))]
+		}
+		q.Cgroup = ""
+		if c != self {
+			q.Cgroup = c.Dir
+		}
+		cg[&q] = c
+		return &q
+	}
+}
+
+// maxReborn is how many processes run again under an ended one's id.
+const maxReborn = 3
+
 // enriched asks the Go program about every event of the scenario's
 // processes and compares its answer with the opener's workload.
 func enriched(g *harness.G, client *kube.Client, out *harness.Outcome[Event], cg where) {
 	byPid := map[uint32]*harness.ProcResult{}
 	for _, p := range out.Procs {
-		byPid[uint32(p.Pid)] = p
+		if byPid[uint32(p.Pid)] == nil {
+			byPid[uint32(p.Pid)] = p
+		}
 	}
 	var fails []string
 	cases := 0
 	asked := map[[2]uint64]bool{}
 	for _, e := range out.Events {
 		p := byPid[e.Pid]
+		// Processes that took an ended one's id share it: the event's is
+		// the one in the cgroup it names, if there is one.
+		for _, q := range out.Procs {
+			if q.Pid == int(e.Pid) && cg[q.Process].ID == e.CgroupID {
+				p = q
+				break
+			}
+		}
 		if p == nil || asked[[2]uint64{uint64(e.Pid), e.CgroupID}] {
 			continue
 		}
