@@ -49,6 +49,8 @@ func TestBuildGoOutsideTheTree(t *testing.T) {
 	for _, tc := range []struct{ file, want string }{
 		{"package main\n\nfunc main() { x := }\n", "broken.go:3"},
 		{"package main\n\nimport _ \"example.com/evil\"\n\nfunc main() {}\n", "example.com/evil"},
+		// Data for a binary too large for the guest: refused unbuilt.
+		{"package main\n\nvar data = \"" + strings.Repeat("x", maxGoSource) + "\"\n\nfunc main() { println(len(data)) }\n", "KiB a submission may have"},
 	} {
 		bad := t.TempDir()
 		if err := os.WriteFile(filepath.Join(bad, "broken.go"), []byte(tc.file), 0o644); err != nil {
@@ -57,7 +59,7 @@ func TestBuildGoOutsideTheTree(t *testing.T) {
 		err := BuildGo(context.Background(), root, bad, filepath.Join(t.TempDir(), "x"))
 		var ce *CompileError
 		if !errors.As(err, &ce) || !strings.Contains(ce.Msg, tc.want) {
-			t.Errorf("%q: got %v, want a CompileError naming %s", tc.file, err, tc.want)
+			t.Errorf("%.80q: got %v, want a CompileError naming %s", tc.file, err, tc.want)
 		}
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Status is a check's outcome.
@@ -150,16 +152,19 @@ func (r *Report) Failed() []string {
 // Print writes the report for a person: one line a check, the reason, the
 // hint, and details indented. verbose prints details in full.
 func (r *Report) Print(w io.Writer, verbose bool) {
-	fmt.Fprintf(w, "%s on kernel %s: %s (seed %d)\n", r.Lab, r.Kernel, r.Source, r.Seed)
+	fmt.Fprintf(w, "%s on kernel %s: %s (seed %d)\n", Printable(r.Lab), Printable(r.Kernel), Printable(r.Source), r.Seed)
 	if r.Attached != "" {
-		fmt.Fprintf(w, "  (attached to %s)\n", r.Attached)
+		fmt.Fprintf(w, "  (attached to %s)\n", Printable(r.Attached))
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(w, "  note: %s\n", n)
+		fmt.Fprintf(w, "  note: %s\n", Printable(n))
 	}
 	pass, fail, skip := 0, 0, 0
 	for _, c := range r.Checks {
-		fmt.Fprintf(w, "  %s  %-28s %s\n", c.Status, c.Name, c.Reason)
+		// A reason's further lines (clang's, the verifier's) go with the
+		// detail: only the grader's own words start a line.
+		reason, more, _ := strings.Cut(c.Reason, "\n")
+		fmt.Fprintf(w, "  %s  %-28s %s\n", c.Status, Printable(c.Name), Printable(reason))
 		switch c.Status {
 		case Pass:
 			pass++
@@ -169,16 +174,22 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 			skip++
 		}
 		if c.Status == Fail && c.Hint != "" {
-			fmt.Fprintf(w, "        hint: %s\n", c.Hint)
+			fmt.Fprintf(w, "        hint: %s\n", Printable(c.Hint))
 		}
-		if c.Detail != "" && c.Status != Pass {
-			detail := c.Detail
+		detail := c.Detail
+		if c.Status == Pass {
+			detail = ""
+		}
+		if more != "" {
+			detail = strings.TrimRight(more, "\n") + "\n" + detail
+		}
+		if detail != "" {
 			lines := strings.Split(strings.TrimRight(detail, "\n"), "\n")
 			if !verbose && len(lines) > 15 {
 				lines = append([]string{fmt.Sprintf("... (%d lines above; -v shows all)", len(lines)-15)}, lines[len(lines)-15:]...)
 			}
 			for _, l := range lines {
-				fmt.Fprintf(w, "        | %s\n", l)
+				fmt.Fprintf(w, "        | %s\n", Printable(l))
 			}
 		}
 	}
@@ -190,6 +201,40 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 	default:
 		fmt.Fprintf(w, "  PASSED: %d passed, %d failed, %d skipped\n", pass, fail, skip)
 	}
+}
+
+// Printable is s for a terminal, on one line: a report carries what a
+// submission chose (its symbol and section names, its Go program's
+// errors, clang's and the verifier's words about it), and a newline or an
+// escape sequence there could forge a line of the report or hide the
+// rest. Control characters show as Go escapes (\n, \x1b), and so do bytes
+// that are not UTF-8; a tab stays.
+func Printable(s string) string {
+	ok := true
+	for _, c := range s {
+		if c != '\t' && !strconv.IsPrint(c) && c != ' ' || c == utf8.RuneError {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		c, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case c == '\t' || c == ' ' || strconv.IsPrint(c):
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRune(c)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // WriteJSON writes reports to path ("-" for stdout).

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -147,9 +148,10 @@ func Compile(ctx context.Context, src, dst string, includes []string) error {
 		args = append(args, "-I", inc)
 	}
 	// Headers beside the file (a lab's testdata/wrong/wrong.h) are found
-	// where the file is, when that is inside an include directory, which
-	// the sandbox shows anyway. Elsewhere only the file itself is copied
-	// in: a submission is one file plus the lab's headers.
+	// where the file is, when that is inside an include directory (the
+	// sandbox then shows that directory's headers too). Elsewhere only the
+	// file itself is copied in: a submission is one file plus the lab's
+	// headers.
 	quoteDir := ""
 	if dir := filepath.Dir(absSrc); underAny(dir, incs) {
 		quoteDir = dir
@@ -180,7 +182,11 @@ func Compile(ctx context.Context, src, dst string, includes []string) error {
 		if unsafe {
 			argv = append([]string{tc.clang}, args...)
 		} else {
-			argv = append([]string{bwrap}, sandboxArgs(bwrap, tc, incs, ro, work, args)...)
+			dirs := incs
+			if quoteDir != "" {
+				dirs = append(slices.Clone(incs), quoteDir)
+			}
+			argv = append([]string{bwrap}, sandboxArgs(bwrap, tc, dirs, ro, work, args)...)
 		}
 		argv = append([]string{prlimit}, limitArgs(argv)...)
 		return runBounded(cctx, argv, filepath.Join(work, "src"), maxCompileOutput)
@@ -259,7 +265,7 @@ func displayName(src string) string {
 // crashDumpLine is a line of the report clang prints when it crashes:
 // the request for a bug report, the stack of what it was doing, a
 // backtrace.
-var crashDumpLine = regexp.MustCompile(`^(?:PLEASE submit a bug report|Stack dump:|\s*\d+\.\s|\s*#\d+ 0x)`)
+var crashDumpLine = regexp.MustCompile(`^(?:PLEASE submit a bug report|Stack dump:|Stack dump without symbol names|\s*\d+\.\s|\s*#\d+ 0x|\s*/\S+\(\S*\+0x[0-9a-f]+\))`)
 
 // stripCrashDump removes clang's crash report from its output and says
 // whether there was one.

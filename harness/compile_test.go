@@ -257,6 +257,36 @@ func TestCompileSiblingHeaders(t *testing.T) {
 	}
 }
 
+// TestCompileShowsOnlyHeaders: of a lab's directory a submission sees the
+// headers at its top, never its reference solution, its grader or its
+// known-wrong programs' headers (which hold correct helpers).
+func TestCompileShowsOnlyHeaders(t *testing.T) {
+	needCompiler(t)
+	lab := t.TempDir()
+	for _, d := range []string{"solution", "testdata/wrong"} {
+		if err := os.MkdirAll(filepath.Join(lab, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeSrc(t, lab, "labx.h", "#define FROM_HEADER 1\n")
+	writeSrc(t, lab, "lab.go", "package labx\n")
+	writeSrc(t, lab, "solution/answer.bpf.c", "int answer = 42;\n")
+	writeSrc(t, lab, "testdata/wrong/wrong.h", "#define ANSWER 42\n")
+	dir := t.TempDir()
+	src := writeSrc(t, dir, "ok.bpf.c", "#include \"labx.h\"\nint x = FROM_HEADER;\n")
+	if err := Compile(context.Background(), src, filepath.Join(dir, "ok.o"), []string{lab}); err != nil {
+		t.Fatalf("the lab's header: %v", err)
+	}
+	for _, inc := range []string{"solution/answer.bpf.c", "lab.go", "testdata/wrong/wrong.h", filepath.Join(lab, "solution/answer.bpf.c")} {
+		src := writeSrc(t, dir, "leak.bpf.c", "#include \""+inc+"\"\nint x;\n")
+		err := Compile(context.Background(), src, filepath.Join(dir, "leak.o"), []string{lab})
+		var ce *CompileError
+		if !errors.As(err, &ce) || !strings.Contains(ce.Msg, "file not found") {
+			t.Errorf("#include %q: got %v, want file not found", inc, err)
+		}
+	}
+}
+
 func TestCompileRelativeSource(t *testing.T) {
 	needCompiler(t)
 	dir := t.TempDir()

@@ -120,3 +120,68 @@ func TestSeal(t *testing.T) {
 		t.Errorf("version %q time %v", r.Version, r.Time)
 	}
 }
+
+// TestBatches: submissions are graded in boots whose files weigh at most
+// bootBudget together, in order; one heavier than that has a boot of its
+// own; a Go program shared by all counts once a boot.
+func TestBatches(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string, size int64) string {
+		p := filepath.Join(dir, name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	prog := file("prog", 20<<20)
+	var subs []Compiled
+	for i, size := range []int64{10 << 20, 10 << 20, 30 << 20, 100 << 20, 1 << 20} {
+		subs = append(subs, Compiled{Submission: Submission{Label: fmt.Sprint(i)}, Obj: file(fmt.Sprintf("obj%d", i), size), Prog: prog})
+	}
+	subs = append(subs[:2], append([]Compiled{{Submission: Submission{Label: "no object"}, Report: &Report{}}}, subs[2:]...)...)
+	var got [][]string
+	for _, b := range batches(subs) {
+		var labels []string
+		for _, s := range b {
+			labels = append(labels, s.Label)
+		}
+		got = append(got, labels)
+	}
+	want := [][]string{{"0", "1", "no object"}, {"2"}, {"3"}, {"4"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("batches (-want +got):\n%s", diff)
+	}
+}
+
+// TestPrintForgesNoLine: what a submission names (a symbol with a newline
+// and escape sequences in it) prints on its own line, escaped: it cannot
+// add a line of its own to the report, nor hide the rest of it.
+func TestPrintForgesNoLine(t *testing.T) {
+	r := &Report{Lab: "lab-6", Kernel: "6.12", Source: "evil\x1b[2J.bpf.c", Checks: []Check{
+		{Name: "section", Status: Pass, Reason: "found x\n  PASSED: 15 passed, 0 failed, 0 skipped\x1b[8m (SEC \"lsm/file_open\")"},
+		{Name: "verifier", Status: Fail, Reason: "the kernel's verifier refused the program:\nline two\x07", Detail: "log \x1b]0;title\x07 \xff end"},
+	}}
+	var b strings.Builder
+	r.Print(&b, false)
+	out := b.String()
+	for _, c := range out {
+		if c < 0x20 && c != '\n' || c == 0x7f {
+			t.Fatalf("control character %q printed:\n%s", c, out)
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "PASSED") {
+			t.Errorf("a forged line: %q\n%s", l, out)
+		}
+	}
+	for _, want := range []string{`evil\x1b[2J.bpf.c`, `        | line two\a`, `        | log \x1b]0;title\a \xff end`, `\x1b[8m`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in:\n%s", want, out)
+		}
+	}
+}

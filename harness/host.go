@@ -117,7 +117,7 @@ func compileSubmissions(ctx context.Context, lab *Lab, root, dir string, subs []
 			c.Report = &Report{Lab: lab.ID, Source: s.Label, Seed: s.Seed, Checks: []Check{{
 				Name: "compile", Status: Fail,
 				Reason: "clang rejected " + ce.Src,
-				Hint:   "fix the first error first; the line numbers are in your file",
+				Hint:   compileHint(ce.Msg),
 				Detail: FirstErrors(ce.Msg, 5),
 			}}}
 		case err != nil:
@@ -131,17 +131,85 @@ func compileSubmissions(ctx context.Context, lab *Lab, root, dir string, subs []
 	return out, nil
 }
 
+// compileHint is advice for clang's rejection msg.
+func compileHint(msg string) string {
+	switch {
+	case strings.Contains(msg, "Invalid usage of the XADD return value"):
+		// The atomic add of BPF's first instruction sets returns
+		// nothing (a fetch needs kernel 5.12 and -mcpu=v3).
+		return "clang cannot use the value __sync_fetch_and_add returns here: call it as a statement, " +
+			"__sync_fetch_and_add(count, 1);, and read the count again if you need it"
+	case strings.Contains(msg, "clang crashed"):
+		return "clang itself crashed on this file (not your mistake alone): change the line it names, or write the construct another way"
+	}
+	return "fix the first error first; the line numbers are in your file"
+}
+
 // GradeInVM grades the compiled objects in one boot of cfg.Kernel and
 // returns one report per submission, in order. The guest runs cfg.Init
 // (the bpflab binary) with GuestCommand.
 func GradeInVM(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cfg vmtest.Config, dir string) ([]*Report, error) {
-	graded, err := gradeBoot(ctx, lab, subs, kernel, cfg, dir)
-	var ve *vmtest.Error
-	if err == nil || !errors.As(err, &ve) || !guestDied(ve.Class) || countObjs(subs) < 2 {
+	var graded []*Report
+	for _, b := range batches(subs) {
+		g, err := gradeBatch(ctx, lab, b, kernel, cfg, dir)
 		if err != nil {
 			return nil, err
 		}
-		return merge(subs, graded, kernel)
+		graded = append(graded, g...)
+	}
+	return merge(subs, graded, kernel)
+}
+
+// bootBudget bounds the bytes of submitted files (objects and Go
+// programs) that one boot grades: they are unpacked into the guest's
+// memory, beside the grader and the lab's own files. More are graded in
+// further boots, and a submission heavier than that in a boot of its own,
+// so no submission's size costs another its grade.
+const bootBudget = 64 << 20
+
+// batches splits subs, in order, into runs whose files weigh at most
+// bootBudget together (each at least one submission).
+func batches(subs []Compiled) [][]Compiled {
+	var out [][]Compiled
+	var cur []Compiled
+	var size int64
+	seen := map[string]bool{}
+	weight := func(s Compiled) int64 {
+		var n int64
+		for _, f := range []string{s.Obj, s.Prog} {
+			if f == "" || seen[f] {
+				continue
+			}
+			if fi, err := os.Stat(f); err == nil {
+				n += fi.Size()
+			}
+		}
+		return n
+	}
+	for _, s := range subs {
+		n := weight(s)
+		if countObjs(cur) > 0 && size+n > bootBudget {
+			out = append(out, cur)
+			cur, size, seen = nil, 0, map[string]bool{}
+			n = weight(s)
+		}
+		cur = append(cur, s)
+		size += n
+		seen[s.Obj], seen[s.Prog] = true, true
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// gradeBatch grades the compiled objects of subs in one boot, and returns
+// their reports in order.
+func gradeBatch(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cfg vmtest.Config, dir string) ([]*Report, error) {
+	graded, err := gradeBoot(ctx, lab, subs, kernel, cfg, dir)
+	var ve *vmtest.Error
+	if err == nil || !errors.As(err, &ve) || !guestDied(ve.Class) || countObjs(subs) < 2 {
+		return graded, err
 	}
 	// The guest died (a kernel crash, a hang, memory) with several
 	// submissions in it: grade each in a boot of its own, so one that
@@ -166,7 +234,7 @@ func GradeInVM(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cf
 		}
 		graded = append(graded, one...)
 	}
-	return merge(subs, graded, kernel)
+	return graded, nil
 }
 
 func guestDied(c vmtest.Class) bool {
@@ -193,8 +261,15 @@ func tail(lines []string, n int) []string {
 // gradeBoot grades the compiled objects of subs in one boot and returns
 // their reports, in order.
 func gradeBoot(ctx context.Context, lab *Lab, subs []Compiled, kernel string, cfg vmtest.Config, dir string) ([]*Report, error) {
-	out := filepath.Join(dir, "reports-"+sanitize(kernel)+".json")
+	// A name of this boot's own: guests of one kernel may grade at once.
+	f, err := os.CreateTemp(dir, "reports-"+sanitize(kernel)+"-*.json")
+	if err != nil {
+		return nil, err
+	}
+	out := f.Name()
+	f.Close()
 	_ = os.Remove(out)
+	defer os.Remove(out)
 	args := []string{cfg.Init, GuestCommand, "--lab", lab.ID, "--kernel", kernel, "--out", out}
 	files := map[string]string{}
 	for _, s := range subs {

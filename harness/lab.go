@@ -491,6 +491,9 @@ func BuildGo(ctx context.Context, root, dir, out string) error {
 	if err != nil || !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory of Go files", dir)
 	}
+	if err := checkGoSource(abs, dir); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	build, pkg, label := root, "", dir
@@ -517,6 +520,41 @@ func BuildGo(ctx context.Context, root, dir, out string) error {
 			msg = err.Error()
 		}
 		return &CompileError{Src: label, Msg: msg}
+	}
+	if fi, err := os.Stat(out); err == nil && fi.Size() > maxGoProgram {
+		os.Remove(out)
+		return &CompileError{Src: label, Msg: fmt.Sprintf("the program built from %s is %d MiB, over the %d MiB a submission may be: "+
+			"large data in the source (a big initialised array or string) does this", dir, fi.Size()>>20, maxGoProgram>>20)}
+	}
+	return nil
+}
+
+// Bounds of a submitted Go program: its .go files together, and the
+// binary built from them (lab 7's reference builds to under 4 MiB). The
+// binary goes into the guest with the others of a class.
+const (
+	maxGoSource  = 1 << 20
+	maxGoProgram = 32 << 20
+)
+
+// checkGoSource refuses a directory whose .go files weigh more than
+// maxGoSource together, before go build spends memory and time on them.
+func checkGoSource(abs, label string) error {
+	ents, err := os.ReadDir(abs)
+	if err != nil {
+		return err
+	}
+	var n int64
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".go") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			n += fi.Size()
+		}
+	}
+	if n > maxGoSource {
+		return &CompileError{Src: label, Msg: fmt.Sprintf("the .go files of %s weigh %d KiB together, over the %d KiB a submission may have", label, n>>10, maxGoSource>>10)}
 	}
 	return nil
 }

@@ -27,13 +27,16 @@ import (
 //     further user namespaces where bwrap supports it (0.8 and later);
 //   - on an empty root where only these host paths exist, read-only: the
 //     clang binary, its LLVM directory (/usr/lib/llvm-N on Debian) and the
-//     shared libraries it loads, /usr/include, and the include directories
-//     the lab names (its own directory and bpf/);
+//     shared libraries it loads, /usr/include, and the headers (*.h) of the
+//     include directories the lab names (its own directory and bpf/), not
+//     the rest of them: a lab's directory holds its reference solution, its
+//     known-wrong programs and its grader;
 //   - with the source file copied into a private directory (read-only) and
 //     an empty output directory (the only writable place), both under
 //     /bpflab; no /proc, /dev, /tmp, /etc or home directory. Headers beside
 //     the source are found only when its directory is inside an include
-//     directory (a lab's testdata), which is visible anyway;
+//     directory (a lab's testdata/wrong/wrong.h), and then its headers
+//     only;
 //   - with an empty environment, in a session of its own, killed with bpflab;
 //   - under resource limits set by prlimit before bwrap starts: address
 //     space [CompileMemoryLimit], file size [maxObjectSize], no core dumps;
@@ -195,8 +198,8 @@ func sandboxArgs(bwrap string, tc *toolchain, includes, ro []string, work string
 	if isDir("/usr/include") {
 		a = append(a, "--ro-bind", "/usr/include", "/usr/include")
 	}
-	for _, inc := range includes {
-		a = append(a, "--ro-bind-try", inc, inc)
+	for _, h := range headers(includes) {
+		a = append(a, "--ro-bind", h, h)
 	}
 	for _, p := range ro {
 		a = append(a, "--ro-bind", p, p)
@@ -207,6 +210,26 @@ func sandboxArgs(bwrap string, tc *toolchain, includes, ro []string, work string
 		"--chdir", sandboxSrc,
 		"--", tc.clang)
 	return append(a, args...)
+}
+
+// headers are the C headers (*.h) directly inside dirs: what clang may
+// see of an include directory. A lab's directory also holds its reference
+// solution, its known-wrong programs and its Go grader, which a
+// submission must not include.
+func headers(dirs []string) []string {
+	var out []string
+	for _, d := range dirs {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".h") && e.Type().IsRegular() {
+				out = append(out, filepath.Join(d, e.Name()))
+			}
+		}
+	}
+	return out
 }
 
 // limitArgs is the prlimit command line (after the prlimit binary) that

@@ -102,7 +102,7 @@ func printClass(w io.Writer, t *classTable) {
 				cols = append(cols, "FAIL "+strings.Join(r.Failed(), ","))
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", s, strings.Join(cols, "\t"))
+		fmt.Fprintf(tw, "%s\t%s\n", harness.Printable(s), strings.Join(cols, "\t"))
 	}
 	tw.Flush()
 	passed := 0
