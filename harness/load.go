@@ -87,11 +87,22 @@ func loadSpec(obj string, wants []ProgramWant, read func(string) (*ebpf.Collecti
 	// left whose section has it, in name order.
 	taken := map[string]bool{}
 	for _, w := range wants {
+		var found []string
 		for name, p := range spec.Programs {
 			if slices.Contains(w.Sections, p.SectionName) {
+				found = append(found, fmt.Sprintf("%s (SEC %q)", name, p.SectionName))
 				chosen[w.Sections[0]] = name
 				taken[name] = true
 			}
+		}
+		if len(found) > 1 {
+			// The grader attaches one; a loader would attach all of
+			// them, and each would run on every call.
+			sort.Strings(found)
+			checks = append(checks, Check{Name: "section", Status: Fail,
+				Reason: fmt.Sprintf("%d programs in section %q: %s", len(found), w.Sections[0], strings.Join(found, ", ")),
+				Hint:   "keep one program on this hook: every program attached there runs on each call, so the grader cannot grade one of them alone"})
+			return nil, nil, checks
 		}
 	}
 	names := make([]string, 0, len(spec.Programs))

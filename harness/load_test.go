@@ -182,3 +182,30 @@ func TestVerifierHintReturnRange(t *testing.T) {
 		t.Errorf("hint %q, want one about returning constants", h)
 	}
 }
+
+// TestTwoProgramsOnOneHook: two programs in a section the lab grades fail
+// the section check (the grader would attach one of them, chosen at
+// random); two with a wanted prefix are fine.
+func TestTwoProgramsOnOneHook(t *testing.T) {
+	read := func(progs map[string]string) func(string) (*ebpf.CollectionSpec, error) {
+		return func(string) (*ebpf.CollectionSpec, error) {
+			spec := &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{}}
+			for name, sec := range progs {
+				spec.Programs[name] = &ebpf.ProgramSpec{Name: name, SectionName: sec, License: "GPL"}
+			}
+			return spec, nil
+		}
+	}
+	wants := []ProgramWant{{Sections: []string{"tracepoint/syscalls/sys_enter_openat", "tp/syscalls/sys_enter_openat"}}}
+	_, _, checks := loadSpec("x.o", wants, read(map[string]string{
+		"right": "tracepoint/syscalls/sys_enter_openat", "kill_all": "tp/syscalls/sys_enter_openat"}))
+	last := checks[len(checks)-1]
+	if last.Name != "section" || last.Status != Fail || !strings.Contains(last.Reason, "kill_all") || !strings.Contains(last.Reason, "right") {
+		t.Errorf("two programs on the hook: %+v", last)
+	}
+	_, chosen, checks := loadSpec("x.o", wants, read(map[string]string{
+		"right": "tracepoint/syscalls/sys_enter_openat", "helper": "tracepoint/syscalls/sys_enter_close"}))
+	if last := checks[len(checks)-1]; last.Status != Pass || chosen["tracepoint/syscalls/sys_enter_openat"] != "right" {
+		t.Errorf("one program on the hook: %+v, chosen %v", last, chosen)
+	}
+}

@@ -221,9 +221,14 @@ func OneOff(r *rand.Rand, s string, i int) string {
 	return string(b)
 }
 
+// longNames are ordinary names of the longest a comm holds, 15 bytes: a
+// program that copies one byte too few of the comm cuts them.
+var longNames = []string{"systemd-journal", "systemd-resolve", "containerd-shim", "kube-controller", "unattended-upgr"}
+
 // RandomComms returns n process names: ordinary program names and random
 // words, at least two of them equal (so a program that reports each name
-// once is caught) and at least two ordinary. Names are at most 15 bytes.
+// once is caught), at least two ordinary and, from four names on, one of
+// 15 bytes, the most a comm holds.
 func RandomComms(r *rand.Rand, n int) []string {
 	out := make([]string, n)
 	for i := range out {
@@ -231,11 +236,14 @@ func RandomComms(r *rand.Rand, n int) []string {
 			out[i] = ordinaryNames[r.IntN(len(ordinaryNames))]
 			continue
 		}
-		w := make([]byte, 3+r.IntN(12))
+		w := make([]byte, 3+r.IntN(13))
 		for j := range w {
 			w[j] = byte('a' + r.IntN(26))
 		}
 		out[i] = string(w)
+	}
+	if n >= 4 {
+		out[2] = longNames[r.IntN(len(longNames))]
 	}
 	if n >= 3 {
 		out[n-1] = out[r.IntN(n-1)]
@@ -273,7 +281,20 @@ func newLauncher(dir, trigger string) (*Launcher, error) {
 		}
 		src = self
 	}
-	return &Launcher{dir: dir, src: src, bin: filepath.Join(dir, ".trigger"), line: trigger != "", env: []string{"PATH=/usr/bin:/bin", "HOME=/"}}, nil
+	return &Launcher{dir: dir, src: src, bin: filepath.Join(dir, ".trigger"), line: trigger != "", env: processEnv}, nil
+}
+
+// processEnv is the environment of a scenario's processes: that of a
+// process a login shell started, not a bare one a program could tell
+// from any real process by its size.
+var processEnv = []string{
+	"SHELL=/bin/bash", "COLORTERM=truecolor", "HISTCONTROL=ignoredups:ignorespace", "HOSTNAME=node-7f3c",
+	"PWD=/root", "LOGNAME=root", "XDG_SESSION_TYPE=tty", "HOME=/root", "LANG=C.UTF-8",
+	"LS_COLORS=rs=0:di=01;34:ln=01;36:mh=00:pi=40;33:so=01;35:do=01;35:bd=40;33;01:cd=40;33;01:or=40;31;01",
+	"SSH_CONNECTION=10.0.2.2 50514 10.0.2.15 22", "LESSCLOSE=/usr/bin/lesspipe %s %s", "XDG_SESSION_CLASS=user",
+	"TERM=xterm-256color", "LESSOPEN=| /usr/bin/lesspipe %s", "USER=root", "SHLVL=1", "XDG_SESSION_ID=3",
+	"XDG_RUNTIME_DIR=/run/user/0", "SSH_CLIENT=10.0.2.2 50514 22", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"SSH_TTY=/dev/pts/0", "_=/usr/bin/env",
 }
 
 // copyTrigger copies the trigger into the launcher's directory, once: a

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -271,6 +272,9 @@ func TestRandomComms(t *testing.T) {
 		}
 		if ordinary < 2 {
 			t.Errorf("fewer than two ordinary names: %v", cs)
+		}
+		if n >= 4 && !slices.ContainsFunc(cs, func(c string) bool { return len(c) == 15 }) {
+			t.Errorf("no name of 15 bytes: %v", cs)
 		}
 	}
 	if cmp.Equal(RandomComms(SeedFrom(1), 10), RandomComms(SeedFrom(2), 10)) {

@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bpflab/bpflab/harness"
@@ -159,6 +160,7 @@ var flagNames = []struct {
 	{unix.O_WRONLY, "O_WRONLY"}, {unix.O_RDWR, "O_RDWR"}, {unix.O_CREAT, "O_CREAT"}, {unix.O_APPEND, "O_APPEND"},
 	{unix.O_NONBLOCK, "O_NONBLOCK"}, {unix.O_DIRECTORY, "O_DIRECTORY"}, {unix.O_NOFOLLOW, "O_NOFOLLOW"},
 	{unix.O_CLOEXEC, "O_CLOEXEC"}, {unix.O_PATH, "O_PATH"}, {unix.O_NOATIME, "O_NOATIME"},
+	{unix.O_EXCL, "O_EXCL"}, {unix.O_TRUNC, "O_TRUNC"},
 }
 
 func flagString(f int) string {
@@ -178,8 +180,8 @@ func describe(c *harness.CallResult) string {
 	a := c.Args.(OpenArgs)
 	dfd := "AT_FDCWD"
 	switch {
-	case a.BadDfd:
-		dfd = fmt.Sprintf("%d (not an open descriptor)", badDfd)
+	case a.BadDfd != 0:
+		dfd = fmt.Sprintf("%d (not an open descriptor)", a.BadDfd)
 	case a.Dir != "":
 		dfd = "<fd of " + a.Dir + ">"
 	}
@@ -189,6 +191,9 @@ func describe(c *harness.CallResult) string {
 	}
 	if a.Tail != "" {
 		name = fmt.Sprintf("%q (then %q after the NUL)", a.Path, a.Tail)
+	}
+	if a.PageEnd {
+		name = fmt.Sprintf("%q (ending a page; the next page is not mapped)", a.Path)
 	}
 	mode := ""
 	if a.Flags&unix.O_CREAT != 0 {
@@ -258,8 +263,16 @@ var targetVariants = []struct {
 	{OpenArgs{Flags: unix.O_RDONLY | unix.O_CREAT}, 1},
 	{OpenArgs{Dir: "/etc", Flags: unix.O_RDONLY}, 1},
 	{OpenArgs{Dir: "/tmp", Flags: unix.O_RDONLY | unix.O_CLOEXEC}, 1},
-	{OpenArgs{BadDfd: true, Flags: unix.O_RDONLY}, 1},
+	{OpenArgs{BadDfd: badDfd, Flags: unix.O_RDONLY}, 1},
+	{OpenArgs{BadDfd: negativeDfd, Flags: unix.O_RDONLY}, 1},
 	{OpenArgs{Tail: "-and-more", Flags: unix.O_RDONLY}, 1},
+	// A name that ends a page: a program that copies more bytes than the
+	// string has faults, and sees nothing.
+	{OpenArgs{PageEnd: true, Flags: unix.O_RDONLY}, 1},
+	// Flags that make the call fail before it opens (or truncates)
+	// anything: the file exists (O_EXCL), it is no directory.
+	{OpenArgs{Flags: unix.O_RDONLY | unix.O_CREAT | unix.O_EXCL}, 1},
+	{OpenArgs{Flags: unix.O_RDWR | unix.O_TRUNC | unix.O_DIRECTORY}, 1},
 	{OpenArgs{Cwd: "/usr", Flags: unix.O_RDONLY}, 1},
 }
 
@@ -278,12 +291,27 @@ func nearMisses(r *rand.Rand, long string) []string {
 		// that compares fewer bytes than the name has, or only its end).
 		"/tmp/passwd", "/var/passwd",
 		harness.OneOff(r, Target, len(Target)-1), harness.OneOff(r, Target, len(Target)-1), harness.OneOff(r, Target, 0), harness.OneOff(r, Target, r.IntN(len(Target))),
+		// Its own bytes in another order: a program that compares sums
+		// or counts of bytes takes it for the target.
+		swapped(r),
 	}
 	return names
 }
 
-// maxReborn is how many openers of /etc/passwd run again under the id of
-// an ended one.
+// swapped is the target with two bytes that differ swapped.
+func swapped(r *rand.Rand) string {
+	b := []byte(Target)
+	for {
+		i, j := r.IntN(len(b)), r.IntN(len(b))
+		if b[i] != b[j] {
+			b[i], b[j] = b[j], b[i]
+			return string(b)
+		}
+	}
+}
+
+// maxReborn is how many processes run again under the id of an ended
+// opener of /etc/passwd.
 const maxReborn = 4
 
 // opensTarget tells whether a process opens /etc/passwd by that name.
@@ -407,21 +435,33 @@ func run(ctx context.Context, g *harness.G) {
 	}
 
 	prog := g.Loaded.Prog[section]
+	// Processes that open near misses only.
+	var quiet []*harness.Process
+	for _, p := range sc.Procs {
+		if !slices.ContainsFunc(p.Calls, func(c harness.Call) bool { return decoyCheck(c.Args.(OpenArgs)) != checkExact }) {
+			quiet = append(quiet, p)
+		}
+	}
 	reborn := 0
 	out, err := harness.RunScene(ctx, &harness.Scene[Event]{
 		Scenario: sc, Oracle: oracle, Events: m, Decode: decode,
 		Progs: []*ebpf.Program{prog}, Replayable: true,
 		Checks: g.Lab.CheckNames()[3:],
 		Attach: harness.AttachTracepoint("syscalls", "sys_enter_openat", prog),
-		// A few openers of /etc/passwd again, under the ids of the
-		// first ones: a program that remembers process ids (to report
-		// each once) misses them, as it would a reused id on a real node.
+		// Under the ids of a few openers of /etc/passwd, once they are
+		// gone: openers again (a program that remembers ids, to report
+		// each once, misses them, as it would a reused id on a real
+		// node), and processes that open other names only (one that
+		// punishes an id for ever kills them).
 		Reborn: func(p *harness.ProcResult) *harness.Process {
 			if reborn == maxReborn || !opensTarget(p.Process) {
 				return nil
 			}
 			reborn++
 			q := *p.Process
+			if reborn%2 == 0 && len(quiet) > 0 {
+				q = *quiet[g.Rand.IntN(len(quiet))]
+			}
 			return &q
 		},
 	}, launcher)

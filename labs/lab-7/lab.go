@@ -37,6 +37,7 @@ const section = "tracepoint/syscalls/sys_enter_openat"
 const (
 	checkReported = "passwd-reported"
 	checkSilent   = "others-silent"
+	checkUnharmed = "processes-unharmed"
 	checkEnriched = "events-enriched"
 )
 
@@ -80,6 +81,7 @@ func checks() []harness.CheckDef {
 		{Name: "attach", What: "the program attaches to syscalls/sys_enter_openat"},
 		{Name: checkReported, What: "every openat of /etc/passwd, in any pod, container or none, gives one event with the process id, comm and the opener's cgroup id"},
 		{Name: checkSilent, What: "opening other files gives no event"},
+		{Name: checkUnharmed, What: "every process makes all its calls and exits: the program only reports (no signal left over from lab 1)"},
 		{Name: checkEnriched, What: "every event's cgroup id gives, through the Go program, the opener's pod, container and QoS class"},
 	}...)
 }
@@ -138,6 +140,7 @@ func oracle(cg where) *harness.Oracle[Event] {
 		},
 		Hint:       hint,
 		StrayCheck: checkSilent,
+		LiveCheck:  checkUnharmed,
 	}
 }
 
@@ -166,6 +169,8 @@ func hint(f *harness.Failure[Event]) string {
 		}
 	case checkSilent:
 		return "report only opens of /etc/passwd: compare the whole name, as in lab 1"
+	case checkUnharmed:
+		return "this lab only reports: remove bpf_send_signal (lab 1's reaction)"
 	}
 	return ""
 }
@@ -241,7 +246,7 @@ func run(ctx context.Context, g *harness.G) {
 	out, err := harness.RunScene(ctx, &harness.Scene[Event]{
 		Scenario: sc, Oracle: o, Events: m, Decode: decode,
 		Progs: []*ebpf.Program{prog}, Replayable: true,
-		Checks: []string{checkReported, checkSilent},
+		Checks: []string{checkReported, checkSilent, checkUnharmed},
 		Attach: harness.AttachTracepoint("syscalls", "sys_enter_openat", prog),
 		Reborn: reborn(g.Rand, cgs, self, cg),
 	}, launcher)
@@ -252,6 +257,7 @@ func run(ctx context.Context, g *harness.G) {
 	harness.Record(g, o, out.Remarks(g, "lab7.h"), map[string]string{
 		checkReported: "each open of /etc/passwd gave one event with the process id, comm and the opener's cgroup id",
 		checkSilent:   "no event for other files",
+		checkUnharmed: "every process made all its calls and exited",
 	})
 	enriched(g, client, out, cg)
 }
@@ -330,11 +336,15 @@ func openArgs(r *rand.Rand, path string) OpenArgs {
 var decoys = []string{"/etc/hosts", "/etc/passwd-", "/etc/group", "/etc/passwdX", "/tmp/etc/passwd", "/etc/shadow",
 	"/tmp/passwd", "/var/passwd"}
 
+// prefixes are beginnings of the target, the empty name among them.
+var prefixes = []string{"", "/", "/etc", "/etc/", "/etc/pass"}
+
 // decoy is the other file the i-th process opens: for the first ones, in
 // every run, /etc/passwd by a relative name (through a descriptor of
 // /etc: the name passed is "passwd"), in another directory under a name
-// of its length, and one byte off at its end; then any decoy, or a name one
-// byte off anywhere.
+// of its length, one byte off at its end and at its start, one of its
+// beginnings, and in capitals; then any decoy, or a name one byte off
+// anywhere.
 func decoy(r *rand.Rand, i int) OpenArgs {
 	flags := openFlags[r.IntN(len(openFlags))]
 	switch i {
@@ -344,6 +354,15 @@ func decoy(r *rand.Rand, i int) OpenArgs {
 		return OpenArgs{Path: "/tmp/passwd", Flags: flags}
 	case 2:
 		return OpenArgs{Path: harness.OneOff(r, Target, len(Target)-1), Flags: flags}
+	case 3:
+		// One byte off at the start: a compare that skips the slash.
+		return OpenArgs{Path: harness.OneOff(r, Target, 0), Flags: flags}
+	case 4:
+		// The target's own beginnings: a compare that stops at the end
+		// of the shorter string.
+		return openArgs(r, prefixes[r.IntN(len(prefixes))])
+	case 5:
+		return openArgs(r, "/ETC/PASSWD")
 	}
 	if r.IntN(4) == 0 {
 		return OpenArgs{Path: harness.OneOff(r, Target, r.IntN(len(Target))), Flags: flags}

@@ -29,6 +29,10 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/short-compare.bpf.c", Fail: []string{"others-silent"}},
 		{Src: "testdata/wrong/skip-root.bpf.c", Fail: []string{"passwd-reported"}},
 		{Src: "testdata/wrong/pid-cache.bpf.c", Fail: []string{"passwd-reported"}},
+		{Src: "testdata/wrong/prefix-too.bpf.c", Fail: []string{"others-silent"}},
+		{Src: "testdata/wrong/any-case.bpf.c", Fail: []string{"others-silent"}},
+		{Src: "testdata/wrong/skip-slash.bpf.c", Fail: []string{"others-silent"}},
+		{Src: "testdata/wrong/leftover-kill.bpf.c", Fail: []string{"passwd-reported", "others-silent", "processes-unharmed"}},
 		{Src: "solution/who.bpf.c", Prog: "testdata/wrong/no-refresh", Fail: []string{kube.CheckAfterStart, kube.CheckRecreated, "events-enriched"}},
 		// Submissions are untrusted: a Go program that tries to kill the
 		// grader and to leave its cgroup, then answers right, passes.
