@@ -298,6 +298,9 @@ func nearMisses(r *rand.Rand, long string) []string {
 	return names
 }
 
+// readers are names of programs that read /etc/passwd in their work.
+var readers = []string{"passwd", "getent", "id", "nscd", "sssd", "useradd", "su", "chsh", "pwck", "vipw"}
+
 // swapped is the target with two bytes that differ swapped.
 func swapped(r *rand.Rand) string {
 	b := []byte(Target)
@@ -405,6 +408,19 @@ func scenario(r *rand.Rand, link string) *harness.Scenario {
 	// reports each name once fails), and so do the others.
 	for i, c := range harness.RandomComms(r, nPos) {
 		procs[i].Comm = c
+	}
+	// One of them is named like a program that reads /etc/passwd for a
+	// living (the rule has no exceptions): one whose name is neither
+	// shared nor of 15 bytes, which RandomComms puts there on purpose.
+	count := map[string]int{}
+	for _, p := range procs[:nPos] {
+		count[p.Comm]++
+	}
+	for _, i := range r.Perm(nPos) {
+		if c := procs[i].Comm; count[c] == 1 && len(c) < 15 {
+			procs[i].Comm = readers[r.IntN(len(readers))]
+			break
+		}
 	}
 	for i, c := range harness.RandomComms(r, len(procs)-nPos) {
 		procs[nPos+i].Comm = c

@@ -42,6 +42,7 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/byte-sum.bpf.c", Fail: []string{"exact-match", "react-control"}},
 		{Src: "testdata/wrong/comm-cut.bpf.c", Fail: []string{"passwd-reported"}},
 		{Src: "testdata/wrong/small-env.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
+		{Src: "testdata/wrong/allow-readers.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
 		{Src: "testdata/wrong/flags-filter.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
 		{Src: "testdata/wrong/dfd-filter.bpf.c", Fail: []string{"passwd-reported", "react-kill"}},
 		{Src: "testdata/wrong/stop-instead.bpf.c", Fail: []string{"react-kill"}},
