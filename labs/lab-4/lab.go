@@ -37,9 +37,29 @@ const Program = "orders"
 
 // Unoptimized is the same program built without optimization: its probes'
 // arguments are on the stack, where Program's are in registers. The
-// scenario runs both, so only a program that reads the arguments where
-// each build's notes say (BPF_USDT) reads them right in both.
+// scenario runs both, and a variant, so only a program that reads the
+// arguments where each build's notes say (BPF_USDT) reads them right in
+// all.
 const Unoptimized = "orders-O0"
+
+// Variants are builds of orders whose probes keep their arguments in
+// other registers (id, item, quantity of placed and cancelled; record and
+// length of audit), with -1 in the registers Program and Unoptimized use.
+// Each grading runs one of them, chosen by the seed, beside Program and
+// Unoptimized: a program that reads the arguments where it saw them in
+// the builds it looked at, instead of where the notes of the build that
+// fired say, misses in the others.
+var Variants = [][5]string{
+	{"r13", "r14", "r15", "r10", "r11"},
+	{"r8", "r9", "r10", "r13", "r14"},
+	{"r15", "r13", "rcx", "r11", "r8"},
+	{"r11", "rcx", "r13", "r9", "r15"},
+	{"r14", "r10", "r8", "rcx", "r13"},
+	{"r9", "r15", "r11", "r14", "r10"},
+}
+
+// Variant is the name of the build of Variants[i].
+func Variant(i int) string { return fmt.Sprintf("orders-v%d", i+1) }
 
 // Lab is lab 4.
 var Lab = &harness.Lab{
@@ -87,7 +107,21 @@ func build(ctx context.Context, src, out string) error {
 	if err := harness.BuildC(ctx, src, out, Program, "orders.c", needs); err != nil {
 		return err
 	}
-	return harness.BuildC(ctx, src, out, Unoptimized, "orders.c", needs, "-O0")
+	if err := harness.BuildC(ctx, src, out, Unoptimized, "orders.c", needs, "-O0"); err != nil {
+		return err
+	}
+	for i, regs := range Variants {
+		// Elsewhere in memory: on kernels without BPF cookies usdt.bpf.h
+		// tells probes apart by address, and these would share Program's.
+		flags := []string{"-Wl,-Ttext-segment=0x10000000"}
+		for j, name := range []string{"ID_REG", "ITEM_REG", "QUANTITY_REG", "JSON_REG", "LENGTH_REG"} {
+			flags = append(flags, fmt.Sprintf("-D%s=%q", name, regs[j]))
+		}
+		if err := harness.BuildC(ctx, src, out, Variant(i), "orders.c", needs, flags...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readObject reads an object that includes usdt.bpf.h and tells it
@@ -136,10 +170,11 @@ type Event struct {
 	Length   int32
 	Comm     string
 	Text     string
-	// Tail is what text holds after the string's NUL, from its first byte
-	// that is not 0 to its last: the rule wants nothing there. A program that does not
-	// clear the record leaves an older record's bytes (the grader's filler
-	// here), one that copies a fixed size copies what follows the string.
+	// Tail is what text holds after the string's NUL, from its first
+	// byte that is not 0 to its last: the rule wants nothing there. A
+	// program that does not clear the record leaves an older record's
+	// bytes (the grader's filler here), one that copies a fixed size
+	// copies what follows the string.
 	Tail string
 }
 
@@ -299,7 +334,7 @@ func hint(f *harness.Failure[Event]) string {
 			case f.Got.ID == f.Want.ID && f.Got.Quantity != f.Want.Quantity && (f.Got.Quantity == int32(int16(f.Want.Quantity)) || f.Got.Quantity == int32(uint16(f.Want.Quantity)) || f.Got.Quantity == int32(int8(f.Want.Quantity)) || f.Got.Quantity == int32(uint8(f.Want.Quantity))):
 				return "the quantity lost its upper bits: the probe's third argument is a 32-bit int (-4@ in its note); declare it int in BPF_USDT"
 			case f.Got.ID != f.Want.ID || f.Got.Quantity != f.Want.Quantity:
-				return "an argument is not the probe's: BPF_USDT names them by position, (id, item, quantity) for placed, (json, length) for audit, with their types, and reads each where the build put it (registers in orders, the stack in orders-O0, which the grader runs too): never read a register yourself"
+				return "an argument is not the probe's: BPF_USDT names them by position, (id, item, quantity) for placed, (json, length) for audit, with their types, and reads each where the build put it (registers in orders, the stack in orders-O0, other registers in the orders-vN the grader picks for each run): never read a register yourself"
 			case f.Got.Text == "" && f.Want.Text != "":
 				return "the text is empty: the string is in the program's memory; copy it with bpf_probe_read_user_str"
 			case len(f.Got.Text) < len(f.Want.Text) && strings.HasPrefix(f.Want.Text, f.Got.Text):
@@ -414,12 +449,12 @@ func quantity(r *rand.Rand, wide bool) int32 {
 // some, one thread at a time and then all at once. Quantities come from
 // the whole int range, its edges included; every case of edgeCalls is
 // made twice, in two processes, on any of their threads.
-func scenario(r *rand.Rand, exes [2]string) *harness.Scenario {
+func scenario(r *rand.Rand, exes []string) *harness.Scenario {
 	sc := &harness.Scenario{Together: 3}
 	for i := 0; i < 4+r.IntN(2); i++ {
-		// Both builds, the first two processes one each.
-		exe := exes[r.IntN(2)]
-		if i < 2 {
+		// Every build, the first processes one each.
+		exe := exes[r.IntN(len(exes))]
+		if i < len(exes) {
 			exe = exes[i]
 		}
 		p := &harness.Process{Threads: 1 + r.IntN(2), Exe: exe}
@@ -504,8 +539,15 @@ func run(ctx context.Context, g *harness.G) {
 		g.Fail("grader", err.Error(), "", "")
 		return
 	}
+	variant := Variant(g.Rand.IntN(len(Variants)))
+	exeV, err := g.File(variant)
+	if err != nil {
+		g.Fail("grader", err.Error(), "", "")
+		return
+	}
+	exes := []string{exe, exe0, exeV}
 	var files []*usdt.File
-	for _, x := range []string{exe, exe0} {
+	for _, x := range exes {
 		f, err := usdt.Open(x)
 		if err != nil {
 			g.Fail("grader", "reading the lab program's probes: "+err.Error(), "", "")
@@ -530,7 +572,7 @@ func run(ctx context.Context, g *harness.G) {
 		a := OrderArgs{Op: "audit", ID: g.Rand.Uint64N(1 << 40), Item: item(g.Rand), Quantity: 1}
 		control.Procs[0].Calls = append(control.Procs[0].Calls, harness.Call{Op: "audit", Args: a})
 	}
-	sc := scenario(g.Rand, [2]string{exe, exe0})
+	sc := scenario(g.Rand, exes)
 	for _, s := range []*harness.Scenario{control, sc} {
 		if err := launcher.Prepare(s); err != nil {
 			g.Fail("grader", "preparing the scenario: "+err.Error(), "", "")
@@ -593,7 +635,7 @@ func run(ctx context.Context, g *harness.G) {
 	if ok, _ := usdt.HaveCookie(); !ok {
 		cookies = "the instruction-address map (this kernel has no BPF cookies)"
 	}
-	g.Pass("attach", fmt.Sprintf("attached %s; usdt.bpf.h finds the arguments through %s", strings.Join(where, " and "), cookies))
+	g.Pass("attach", fmt.Sprintf("attached %s in %s, %s and %s; usdt.bpf.h finds the arguments through %s", strings.Join(where, " and "), Program, Unoptimized, variant, cookies))
 	verdicts := out.Remarks(g, "lab4.h")
 	harness.Record(g, oracle, verdicts, map[string]string{
 		checkPlaced:    "each gave one event with the order's id, item and quantity",

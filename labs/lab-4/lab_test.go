@@ -19,6 +19,7 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/short-quantity.bpf.c", Fail: []string{"placed-reported"}},
 		{Src: "testdata/wrong/no-zero.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
 		{Src: "testdata/wrong/fixed-registers.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
+		{Src: "testdata/wrong/two-layouts.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
 		{Src: "testdata/wrong/swapped-args.bpf.c", Fail: []string{"placed-reported"}},
 		{Src: "testdata/wrong/kernel-read.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
 		{Src: "testdata/wrong/fields-cleared.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
