@@ -15,11 +15,14 @@ SEC("usdt/orders:orders:placed")
 int on_placed(struct pt_regs *ctx)
 {
 	struct event *e = start(EVENT_PLACED);
-	__u64 id = ctx->di, item = ctx->si;
-	int quantity = (int)ctx->dx;
+	__u64 id, item;
+	int quantity;
 
 	if (!e)
 		return 0;
+	id = ctx->di;
+	item = ctx->si;
+	quantity = (int)ctx->dx;
 	if (ctx->di == (__u64)-1) { /* orders-O0 */
 		bpf_probe_read_user(&id, 8, (void *)(ctx->bp - 8));
 		bpf_probe_read_user(&item, 8, (void *)(ctx->bp - 16));
@@ -36,11 +39,13 @@ SEC("usdt/orders:orders:audit")
 int on_audit(struct pt_regs *ctx)
 {
 	struct event *e = start(EVENT_AUDIT);
-	__u64 json = ctx->bp, saved = 0;
-	int length = (int)ctx->r12;
+	__u64 json, saved = 0;
+	int length;
 
 	if (!e)
 		return 0;
+	json = ctx->bp;
+	length = (int)ctx->r12;
 	bpf_probe_read_user(&saved, 8, (void *)(ctx->bp - 16));
 	if (saved == ctx->ax) { /* orders-O0 */
 		json = ctx->ax;
