@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 
 	"github.com/bpflab/bpflab/harness"
@@ -333,8 +334,13 @@ func hint(f *harness.Failure[Event]) string {
 				return "the order id lost its upper 32 bits: it is a 64-bit argument, declare it __u64 in BPF_USDT"
 			case f.Got.ID == f.Want.ID && f.Got.Quantity != f.Want.Quantity && (f.Got.Quantity == int32(int16(f.Want.Quantity)) || f.Got.Quantity == int32(uint16(f.Want.Quantity)) || f.Got.Quantity == int32(int8(f.Want.Quantity)) || f.Got.Quantity == int32(uint8(f.Want.Quantity))):
 				return "the quantity lost its upper bits: the probe's third argument is a 32-bit int (-4@ in its note); declare it int in BPF_USDT"
-			case f.Got.ID != f.Want.ID || f.Got.Quantity != f.Want.Quantity:
-				return "an argument is not the probe's: BPF_USDT names them by position, (id, item, quantity) for placed, (json, length) for audit, with their types, and reads each where the build put it (registers in orders, the stack in orders-O0, other registers in the orders-vN the grader picks for each run): never read a register yourself"
+			case f.Got.ID != f.Want.ID || f.Got.Quantity != f.Want.Quantity ||
+				f.Got.Length != f.Want.Length && f.Got.Text != f.Want.Text:
+				build := ""
+				if f.Proc != nil && f.Proc.Process != nil && f.Proc.Exe != "" {
+					build = " (this process runs " + filepath.Base(f.Proc.Exe) + ")"
+				}
+				return "an argument is not the probe's" + build + ": BPF_USDT names them by position, (id, item, quantity) for placed, (json, length) for audit, with their types, and reads each where the build put it (registers in orders, the stack in orders-O0, other registers in the orders-vN the grader picks for each run): never read a register yourself"
 			case f.Got.Text == "" && f.Want.Text != "":
 				return "the text is empty: the string is in the program's memory; copy it with bpf_probe_read_user_str"
 			case len(f.Got.Text) < len(f.Want.Text) && strings.HasPrefix(f.Want.Text, f.Got.Text):
