@@ -10,12 +10,14 @@
 package lab4
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 
 	"github.com/bpflab/bpflab/harness"
@@ -36,9 +38,29 @@ const Program = "orders"
 
 // Unoptimized is the same program built without optimization: its probes'
 // arguments are on the stack, where Program's are in registers. The
-// scenario runs both, so only a program that reads the arguments where
-// each build's notes say (BPF_USDT) reads them right in both.
+// scenario runs both, and a variant, so only a program that reads the
+// arguments where each build's notes say (BPF_USDT) reads them right in
+// all.
 const Unoptimized = "orders-O0"
+
+// Variants are builds of orders whose probes keep their arguments in
+// other registers (id, item, quantity of placed and cancelled; record and
+// length of audit), with -1 in the registers Program and Unoptimized use.
+// Each grading runs one of them, chosen by the seed, beside Program and
+// Unoptimized: a program that reads the arguments where it saw them in
+// the builds it looked at, instead of where the notes of the build that
+// fired say, misses in the others.
+var Variants = [][5]string{
+	{"r13", "r14", "r15", "r10", "r11"},
+	{"r8", "r9", "r10", "r13", "r14"},
+	{"r15", "r13", "rcx", "r11", "r8"},
+	{"r11", "rcx", "r13", "r9", "r15"},
+	{"r14", "r10", "r8", "rcx", "r13"},
+	{"r9", "r15", "r11", "r14", "r10"},
+}
+
+// Variant is the name of the build of Variants[i].
+func Variant(i int) string { return fmt.Sprintf("orders-v%d", i+1) }
 
 // Lab is lab 4.
 var Lab = &harness.Lab{
@@ -86,7 +108,21 @@ func build(ctx context.Context, src, out string) error {
 	if err := harness.BuildC(ctx, src, out, Program, "orders.c", needs); err != nil {
 		return err
 	}
-	return harness.BuildC(ctx, src, out, Unoptimized, "orders.c", needs, "-O0")
+	if err := harness.BuildC(ctx, src, out, Unoptimized, "orders.c", needs, "-O0"); err != nil {
+		return err
+	}
+	for i, regs := range Variants {
+		// Elsewhere in memory: on kernels without BPF cookies usdt.bpf.h
+		// tells probes apart by address, and these would share Program's.
+		flags := []string{"-Wl,-Ttext-segment=0x10000000"}
+		for j, name := range []string{"ID_REG", "ITEM_REG", "QUANTITY_REG", "JSON_REG", "LENGTH_REG"} {
+			flags = append(flags, fmt.Sprintf("-D%s=%q", name, regs[j]))
+		}
+		if err := harness.BuildC(ctx, src, out, Variant(i), "orders.c", needs, flags...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readObject reads an object that includes usdt.bpf.h and tells it
@@ -135,6 +171,12 @@ type Event struct {
 	Length   int32
 	Comm     string
 	Text     string
+	// Tail is what text holds after the string's NUL, from its first
+	// byte that is not 0 to its last: the rule wants nothing there. A
+	// program that does not clear the record leaves an older record's
+	// bytes (the grader's filler here), one that copies a fixed size
+	// copies what follows the string.
+	Tail string
 }
 
 func decode(b []byte) (Event, error) {
@@ -143,7 +185,17 @@ func decode(b []byte) (Event, error) {
 		return Event{}, err
 	}
 	return Event{Pid: r.Pid, Kind: r.Kind, ID: r.ID, Quantity: r.Quantity, Length: r.Length,
-		Comm: harness.CString(r.Comm[:]), Text: harness.CString(r.Text[:])}, nil
+		Comm: harness.CString(r.Comm[:]), Text: harness.CString(r.Text[:]), Tail: tail(r.Text[:])}, nil
+}
+
+// tail is what b holds after its first NUL, without the zeroes at either
+// end (bpf_probe_read_user_str zeroes the rest of the word it ends in).
+func tail(b []byte) string {
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return ""
+	}
+	return string(bytes.Trim(b[i+1:], "\x00"))
 }
 
 // OrderArgs are one call an orders process makes: place, cancel or audit
@@ -153,11 +205,14 @@ type OrderArgs struct {
 	ID       uint64
 	Item     string
 	Quantity int32
+	// Edge puts the string the probe passes (the item, or the audit
+	// record) at the end of a mapping whose next page is unmapped.
+	Edge bool
 }
 
 // Words are the call as orders.c reads it.
 func (a OrderArgs) Words() []string {
-	return []string{fmt.Sprint(a.ID), "x" + hex.EncodeToString([]byte(a.Item)), fmt.Sprint(a.Quantity)}
+	return []string{fmt.Sprint(a.ID), "x" + hex.EncodeToString([]byte(a.Item)), fmt.Sprint(a.Quantity), harness.Flag(a.Edge)}
 }
 
 // Record is the audit record orders.c builds for an order.
@@ -218,15 +273,31 @@ func describe(c *harness.CallResult) string {
 	if len(a.Item) > 40 {
 		item = fmt.Sprintf("%q... (%d bytes)", a.Item[:40], len(a.Item))
 	}
+	edge := ""
+	if a.Edge {
+		edge = " (the string ends where its mapping does: the next page is unmapped)"
+	}
 	switch a.Op {
 	case "place":
-		return fmt.Sprintf("orders:placed(%d, %s, %d)", a.ID, item, a.Quantity)
+		return fmt.Sprintf("orders:placed(%d, %s, %d)%s", a.ID, item, a.Quantity, edge)
 	case "cancel":
-		return fmt.Sprintf("orders:cancelled(%d, %s, %d)", a.ID, item, a.Quantity)
+		return fmt.Sprintf("orders:cancelled(%d, %s, %d)%s", a.ID, item, a.Quantity, edge)
 	}
 	r := Record(a)
-	return fmt.Sprintf("orders:audit(%q, %d)", cut(r), len(r))
+	return fmt.Sprintf("orders:audit(%q, %d)%s", cut(r), len(r), edge)
 }
+
+// unused says whether an event has a value in a field its kind does not
+// use (length of a placed event, id or quantity of an audit).
+func unused(e *Event) bool {
+	if e.Kind == kindAudit {
+		return e.ID != 0 || e.Quantity != 0
+	}
+	return e.Length != 0
+}
+
+// clearHint is the advice for a record with leftover bytes.
+const clearHint = "clear the whole record right after reserving it (__builtin_memset(e, 0, sizeof(*e)); for a struct on the stack, struct event e = {}): the fields an event kind does not use must be 0, and so must text after the string's NUL"
 
 func hint(f *harness.Failure[Event]) string {
 	switch f.Check {
@@ -250,17 +321,32 @@ func hint(f *harness.Failure[Event]) string {
 			case f.Got.ID != f.Want.ID && harness.Unset(f.Got.ID, 8),
 				f.Got.Quantity != f.Want.Quantity && harness.Unset(uint64(uint32(f.Got.Quantity)), 4),
 				f.Got.Length != f.Want.Length && harness.Unset(uint64(uint32(f.Got.Length)), 4):
-				return harness.UnsetHint + "; here, clear the record right after reserving it (__builtin_memset(e, 0, sizeof(*e))): the fields an event kind does not use must be 0"
+				return harness.UnsetHint + "; here, " + clearHint
+			case unused(f.Got) && !unused(f.Want):
+				return "a field this event kind does not use holds leftover bytes (what was in the record's memory before): " + clearHint
+			case f.Got.Tail != f.Want.Tail && strings.Trim(f.Got.Tail, "\xaa") == "":
+				return "text holds 0xaa bytes after the string's NUL, what the grader fills the ring buffer with before the scenario: the string did not overwrite them, and your program did not clear the record (clearing id, quantity and length one by one leaves text); " + clearHint + "; on your own machine they would be an older event's bytes"
+			case f.Got.Tail != f.Want.Tail && f.Got.Text == f.Want.Text:
+				return "text holds bytes after the string's NUL: copy the string with bpf_probe_read_user_str, which stops at the NUL (a fixed-size copy takes the memory after it), into a cleared record"
+			case f.Call != nil && f.Call.Args.(OrderArgs).Edge && f.Got.Text == "" && f.Want.Text != "":
+				return "the text is empty: the string is in the program's memory and ends right before an unmapped page; copy it with bpf_probe_read_user_str, which stops at its NUL (a fixed-size bpf_probe_read_user reads past it, faults, and leaves nothing)"
 			case f.Got.ID != f.Want.ID && f.Got.ID == uint64(uint32(f.Want.ID)):
 				return "the order id lost its upper 32 bits: it is a 64-bit argument, declare it __u64 in BPF_USDT"
 			case f.Got.ID == f.Want.ID && f.Got.Quantity != f.Want.Quantity && (f.Got.Quantity == int32(int16(f.Want.Quantity)) || f.Got.Quantity == int32(uint16(f.Want.Quantity)) || f.Got.Quantity == int32(int8(f.Want.Quantity)) || f.Got.Quantity == int32(uint8(f.Want.Quantity))):
 				return "the quantity lost its upper bits: the probe's third argument is a 32-bit int (-4@ in its note); declare it int in BPF_USDT"
-			case f.Got.ID != f.Want.ID || f.Got.Quantity != f.Want.Quantity:
-				return "an argument is not the probe's: BPF_USDT names them by position, (id, item, quantity) for placed, (json, length) for audit, with their types, and reads each where the build put it (registers in orders, the stack in orders-O0, which the grader runs too): never read a register yourself"
+			case f.Got.ID != f.Want.ID || f.Got.Quantity != f.Want.Quantity ||
+				f.Got.Length != f.Want.Length && f.Got.Text != f.Want.Text:
+				build := ""
+				if f.Proc != nil && f.Proc.Process != nil && f.Proc.Exe != "" {
+					build = " (this process runs " + filepath.Base(f.Proc.Exe) + ")"
+				}
+				return "an argument is not the probe's" + build + ": BPF_USDT names them by position, (id, item, quantity) for placed, (json, length) for audit, with their types, and reads each where the build put it (registers in orders, the stack in orders-O0, other registers in the orders-vN the grader picks for each run): never read a register yourself"
 			case f.Got.Text == "" && f.Want.Text != "":
 				return "the text is empty: the string is in the program's memory; copy it with bpf_probe_read_user_str"
 			case len(f.Got.Text) < len(f.Want.Text) && strings.HasPrefix(f.Want.Text, f.Got.Text):
 				return "the text is cut short: copy up to sizeof(e->text) bytes"
+			case f.Got.Length != f.Want.Length && (f.Got.Length == int32(int8(f.Want.Length)) || f.Got.Length == int32(uint8(f.Want.Length)) || f.Got.Length == int32(int16(f.Want.Length))):
+				return "the length lost its upper bits: the audit probe's second argument is a 32-bit int (-4@ in its note); declare it int in BPF_USDT"
 			case f.Got.Length != f.Want.Length:
 				return "length is the audit probe's second argument"
 			}
@@ -279,16 +365,54 @@ func hint(f *harness.Failure[Event]) string {
 func item(r *rand.Rand) string {
 	switch r.IntN(8) {
 	case 0:
-		w := make([]byte, textLen+r.IntN(30))
-		for i := range w {
-			w[i] = byte('a' + r.IntN(26))
-		}
-		return string(w)
+		return letters(r, textLen+r.IntN(30))
 	case 1:
-		return fmt.Sprintf("thé vert n°%d", r.IntN(100))
+		return accented(r)
 	}
+	return ordinary(r)
+}
+
+// ordinary is an item of at most 11 bytes.
+func ordinary(r *rand.Rand) string {
 	things := []string{"book", "lamp", "chair", "kettle", "bicycle", "tea", "socks", "cable", "monitor", "pen"}
 	return fmt.Sprintf("%s-%d", things[r.IntN(len(things))], r.IntN(1000))
+}
+
+func accented(r *rand.Rand) string { return fmt.Sprintf("thé vert n°%d", r.IntN(100)) }
+
+func letters(r *rand.Rand, n int) string {
+	w := make([]byte, n)
+	for i := range w {
+		w[i] = byte('a' + r.IntN(26))
+	}
+	return string(w)
+}
+
+// edgeCalls are calls every run makes, whatever the seed, for values a
+// mistake may get wrong that random ones would reach only in some runs:
+// empty items, the quantities 0, -1, INT_MIN and INT_MAX, items longer
+// than text, an accented item, an audit record longer than 255 bytes (a
+// length declared 8 bits loses it), and strings (items, and records
+// shorter than text) that end right before an unmapped page.
+func edgeCalls(r *rand.Rand) []OrderArgs {
+	id := func() uint64 { return r.Uint64N(1 << 62) }
+	q := func() int32 { return quantity(r, false) }
+	return []OrderArgs{
+		{Op: "place", ID: id(), Item: "", Quantity: q()},
+		{Op: "cancel", ID: id(), Item: "", Quantity: q()},
+		{Op: "audit", ID: id(), Item: "", Quantity: q()},
+		{Op: "place", ID: id(), Item: ordinary(r), Quantity: 0},
+		{Op: "place", ID: id(), Item: ordinary(r), Quantity: -1},
+		{Op: "place", ID: id(), Item: ordinary(r), Quantity: math.MinInt32},
+		{Op: "place", ID: id(), Item: ordinary(r), Quantity: math.MaxInt32},
+		{Op: "place", ID: id(), Item: letters(r, textLen+r.IntN(30)), Quantity: q()},
+		{Op: "place", ID: id(), Item: accented(r), Quantity: q()},
+		{Op: "audit", ID: id(), Item: letters(r, 230+r.IntN(20)), Quantity: q()},
+		{Op: "place", ID: id(), Item: ordinary(r), Quantity: q(), Edge: true},
+		{Op: "cancel", ID: id(), Item: ordinary(r), Quantity: q(), Edge: true},
+		// A small id and an ordinary item: a record shorter than text.
+		{Op: "audit", ID: r.Uint64N(1000), Item: ordinary(r), Quantity: q(), Edge: true},
+	}
 }
 
 // edgeQuantities are quantities at the edges of the int range and of the
@@ -329,25 +453,23 @@ func quantity(r *rand.Rand, wide bool) int32 {
 // the next from another thread, with a quantity that does not fit 16
 // bits), cancelling some (same arguments, another probe) and auditing
 // some, one thread at a time and then all at once. Quantities come from
-// the whole int range, its edges included.
-func scenario(r *rand.Rand, exes [2]string) *harness.Scenario {
+// the whole int range, its edges included; every case of edgeCalls is
+// made twice, in two processes, on any of their threads.
+func scenario(r *rand.Rand, exes []string) *harness.Scenario {
 	sc := &harness.Scenario{Together: 3}
 	for i := 0; i < 4+r.IntN(2); i++ {
-		// Both builds, the first two processes one each.
-		exe := exes[r.IntN(2)]
-		if i < 2 {
+		// Every build, the first processes one each.
+		exe := exes[r.IntN(len(exes))]
+		if i < len(exes) {
 			exe = exes[i]
 		}
 		p := &harness.Process{Threads: 1 + r.IntN(2), Exe: exe}
 		call := func(op string, thread int, async bool, w int) {
-			a := OrderArgs{Op: op, ID: r.Uint64N(1 << 62), Item: item(r), Quantity: quantity(r, len(p.Calls) == 1)}
+			a := OrderArgs{Op: op, ID: r.Uint64N(1 << 62), Item: item(r), Quantity: quantity(r, len(p.Calls) == 1), Edge: r.IntN(6) == 0}
 			if len(p.Calls) == 0 {
-				a.ID, a.Quantity = 1<<32+r.Uint64N(1<<40), -int32(1+r.IntN(5))
+				a.ID, a.Quantity, a.Edge = 1<<32+r.Uint64N(1<<40), -int32(1+r.IntN(5)), false
 			}
-			if thread != 0 {
-				w++
-			}
-			p.Calls = append(p.Calls, harness.Call{Op: op, Args: a, Thread: thread, Async: async, Weight: w})
+			p.Calls = append(p.Calls, harness.Call{Op: op, Args: a, Thread: thread, Async: async, Weight: w + weight(a, thread)})
 		}
 		ops := []string{"place", "place", "audit", "cancel"}
 		for j := 0; j < 5+r.IntN(4); j++ {
@@ -367,10 +489,33 @@ func scenario(r *rand.Rand, exes [2]string) *harness.Scenario {
 		}
 		sc.Procs = append(sc.Procs, p)
 	}
+	// The edge cases, twice, dealt to the processes in turn, each before
+	// its process's last batch and after its first four calls.
+	edges := append(edgeCalls(r), edgeCalls(r)...)
+	for k, a := range edges {
+		p := sc.Procs[k%len(sc.Procs)]
+		thread := r.IntN(p.Threads + 1)
+		at := 4 + r.IntN(len(p.Calls)-(p.Threads+1)-4+1)
+		c := harness.Call{Op: a.Op, Args: a, Thread: thread, Weight: weight(a, thread)}
+		p.Calls = append(p.Calls[:at], append([]harness.Call{c}, p.Calls[at:]...)...)
+	}
 	for i, c := range harness.RandomComms(r, len(sc.Procs)) {
 		sc.Procs[i].Comm = c
 	}
 	return sc
+}
+
+// weight ranks a case in the report: the main thread's first, and strings
+// in ordinary memory before those at the end of a mapping.
+func weight(a OrderArgs, thread int) int {
+	w := 0
+	if thread != 0 {
+		w++
+	}
+	if a.Edge {
+		w++
+	}
+	return w
 }
 
 // target splits a section "usdt/BINARY:PROVIDER:NAME".
@@ -400,8 +545,15 @@ func run(ctx context.Context, g *harness.G) {
 		g.Fail("grader", err.Error(), "", "")
 		return
 	}
+	variant := Variant(g.Rand.IntN(len(Variants)))
+	exeV, err := g.File(variant)
+	if err != nil {
+		g.Fail("grader", err.Error(), "", "")
+		return
+	}
+	exes := []string{exe, exe0, exeV}
 	var files []*usdt.File
-	for _, x := range []string{exe, exe0} {
+	for _, x := range exes {
 		f, err := usdt.Open(x)
 		if err != nil {
 			g.Fail("grader", "reading the lab program's probes: "+err.Error(), "", "")
@@ -426,7 +578,7 @@ func run(ctx context.Context, g *harness.G) {
 		a := OrderArgs{Op: "audit", ID: g.Rand.Uint64N(1 << 40), Item: item(g.Rand), Quantity: 1}
 		control.Procs[0].Calls = append(control.Procs[0].Calls, harness.Call{Op: "audit", Args: a})
 	}
-	sc := scenario(g.Rand, [2]string{exe, exe0})
+	sc := scenario(g.Rand, exes)
 	for _, s := range []*harness.Scenario{control, sc} {
 		if err := launcher.Prepare(s); err != nil {
 			g.Fail("grader", "preparing the scenario: "+err.Error(), "", "")
@@ -489,7 +641,7 @@ func run(ctx context.Context, g *harness.G) {
 	if ok, _ := usdt.HaveCookie(); !ok {
 		cookies = "the instruction-address map (this kernel has no BPF cookies)"
 	}
-	g.Pass("attach", fmt.Sprintf("attached %s; usdt.bpf.h finds the arguments through %s", strings.Join(where, " and "), cookies))
+	g.Pass("attach", fmt.Sprintf("attached %s in %s, %s and %s; usdt.bpf.h finds the arguments through %s", strings.Join(where, " and "), Program, Unoptimized, variant, cookies))
 	verdicts := out.Remarks(g, "lab4.h")
 	harness.Record(g, oracle, verdicts, map[string]string{
 		checkPlaced:    "each gave one event with the order's id, item and quantity",

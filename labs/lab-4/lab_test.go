@@ -19,8 +19,15 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/short-quantity.bpf.c", Fail: []string{"placed-reported"}},
 		{Src: "testdata/wrong/no-zero.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
 		{Src: "testdata/wrong/fixed-registers.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
+		{Src: "testdata/wrong/two-layouts.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
 		{Src: "testdata/wrong/swapped-args.bpf.c", Fail: []string{"placed-reported"}},
 		{Src: "testdata/wrong/kernel-read.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
+		{Src: "testdata/wrong/fields-cleared.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
+		{Src: "testdata/wrong/stack-event.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
+		{Src: "testdata/wrong/fixed-read.bpf.c", Fail: []string{"placed-reported", "audit-reported"}},
+		{Src: "testdata/wrong/skip-empty-item.bpf.c", Fail: []string{"placed-reported"}},
+		{Src: "testdata/wrong/skip-zero-quantity.bpf.c", Fail: []string{"placed-reported"}},
+		{Src: "testdata/wrong/length-s8.bpf.c", Fail: []string{"audit-reported"}},
 		// Audits from other threads happen in most runs, not all.
 		{Src: "testdata/wrong/tid-not-pid.bpf.c", Fail: []string{"placed-reported"}, MayFail: []string{"audit-reported"}},
 	}, nil)

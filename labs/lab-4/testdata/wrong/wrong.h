@@ -3,7 +3,10 @@
  *
  *   PLACED_SEC         where the placed program attaches
  *   PLACED_ARGS        its BPF_USDT arguments, in order, with their types
+ *   AUDIT_ARGS         the audit program's
  *   READ_STR(dst, src) how strings are copied
+ *   DROP(copied, quantity) whether a placed event is thrown away (copied
+ *                      is what READ_STR returned for the item)
  *   PID                the pid an event reports
  *   ZERO(e)            how a reserved record is cleared
  *   OWN_PROGRAMS       the file writes both programs itself (start() and
@@ -20,6 +23,12 @@
 #endif
 #ifndef PLACED_ARGS
 #define PLACED_ARGS __u64 id, const char *item, int quantity
+#endif
+#ifndef AUDIT_ARGS
+#define AUDIT_ARGS const char *json, int length
+#endif
+#ifndef DROP
+#define DROP(copied, quantity) ((void)(copied), 0)
 #endif
 #ifndef READ_STR
 #define READ_STR(dst, src) bpf_probe_read_user_str(dst, sizeof(dst), src)
@@ -59,13 +68,17 @@ int BPF_USDT(on_placed, PLACED_ARGS)
 		return 0;
 	e->id = id;
 	e->quantity = quantity;
-	READ_STR(e->text, item);
+	long copied = READ_STR(e->text, item);
+	if (DROP(copied, quantity)) {
+		bpf_ringbuf_discard(e, 0);
+		return 0;
+	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
 
 SEC("usdt/orders:orders:audit")
-int BPF_USDT(on_audit, const char *json, int length)
+int BPF_USDT(on_audit, AUDIT_ARGS)
 {
 	struct event *e = start(EVENT_AUDIT);
 
