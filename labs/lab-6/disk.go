@@ -44,6 +44,7 @@ type disk struct {
 	// fillers are files of the target's file system, made before it.
 	fillers []string
 	note    string // why the target is not on a block device
+	bound   bool   // the run's /etc is in place
 }
 
 // prepared is the run's disk, made by readObject.
@@ -122,7 +123,8 @@ func attachLoop(idx int, backing string) (*os.File, error) {
 	node := fmt.Sprintf("/dev/loop%d", idx)
 	var st unix.Stat_t
 	if unix.Stat(node, &st) != nil || st.Rdev != unix.Mkdev(loopMajor, uint32(idx)) {
-		node = filepath.Join(filepath.Dir(backing), fmt.Sprintf("loop%d", idx))
+		// devtmpfs makes it; it may not have yet.
+		_ = os.Remove(node)
 		if err := unix.Mknod(node, unix.S_IFBLK|0o600, int(unix.Mkdev(loopMajor, uint32(idx)))); err != nil {
 			return nil, fmt.Errorf("making a node for loop device %d: %w", idx, err)
 		}
@@ -317,10 +319,16 @@ func prepare(r *rand.Rand) (d *disk, err error) {
 		}
 	}
 	defer unix.Unmount(staging, unix.MNT_DETACH)
+	// A directory etc of the file system, not its root, becomes /etc: the
+	// target's directory is named etc, as on any system.
+	etc := filepath.Join(staging, "etc")
+	if err := os.Mkdir(etc, 0o755); err != nil {
+		return d, err
+	}
 
 	// Files before the target's, so its inode number is not the same in
 	// every run: some of them are opened as decoys.
-	fillers := filepath.Join(staging, randomName(r))
+	fillers := filepath.Join(etc, randomName(r))
 	if err := os.Mkdir(fillers, 0o755); err != nil {
 		return d, err
 	}
@@ -331,17 +339,18 @@ func prepare(r *rand.Rand) (d *disk, err error) {
 		}
 		d.fillers = append(d.fillers, filepath.Join("/etc", filepath.Base(fillers), filepath.Base(name)))
 	}
-	if err := copyTree("/etc", staging); err != nil {
+	if err := copyTree("/etc", etc); err != nil {
 		return d, fmt.Errorf("copying /etc: %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(staging, "passwd")); errors.Is(err, fs.ErrNotExist) {
-		if err := os.WriteFile(filepath.Join(staging, "passwd"), []byte(defaultPasswd), 0o644); err != nil {
+	if _, err := os.Stat(filepath.Join(etc, "passwd")); errors.Is(err, fs.ErrNotExist) {
+		if err := os.WriteFile(filepath.Join(etc, "passwd"), []byte(defaultPasswd), 0o644); err != nil {
 			return d, err
 		}
 	}
-	if err := unix.Mount(staging, "/etc", "", unix.MS_BIND, ""); err != nil {
+	if err := unix.Mount(etc, "/etc", "", unix.MS_BIND, ""); err != nil {
 		return d, fmt.Errorf("putting the run's /etc in place: %w", err)
 	}
+	d.bound = true
 	return d, nil
 }
 
@@ -405,7 +414,9 @@ func copyTree(src, dst string) error {
 
 // remove undoes what prepare made.
 func (d *disk) remove() {
-	_ = unix.Unmount("/etc", unix.MNT_DETACH)
+	if d.bound {
+		_ = unix.Unmount("/etc", unix.MNT_DETACH)
+	}
 	if d.decoyFS != "" {
 		_ = unix.Unmount(d.decoyFS, unix.MNT_DETACH)
 	}

@@ -3,17 +3,23 @@
 // other open.
 //
 // Unlike lab 1, which matched a name at a system call's entry, the program
-// decides on the file being opened. The grader opens the file by absolute
-// and relative names, through a directory descriptor, a symbolic link, a
-// hard link (a random name in a random directory of its file system) and
-// /proc/self/fd, for reading and writing, and opens decoys (a copy,
-// another file named passwd, /etc/hosts, the directory /etc, a file of
-// /etc with a hard link of its own, by both its names, and a file with the
-// target's inode number on a tmpfs of its own); it
-// checks that the file is unchanged, that a descriptor opened before the
-// program was attached still reads, and that opening works again once the
-// program is detached. The loader gives the program the file's inode
-// number and device.
+// decides on the file being opened. Before it is loaded, the grader puts
+// an /etc of the run's own in place (disk.go): ext2 on a loop device, so
+// the device's major is not 0, made after a random number of other files,
+// so the target's inode number differs from run to run. The grader opens
+// the file by absolute and relative names, through a directory
+// descriptor, a symbolic link, a hard link (a random name in a random
+// directory of its file system) and /proc/self/fd, for reading and
+// writing, from threads named like the programs that look up users and
+// like kernel workers, and hundreds of times in a row; it opens decoys (a
+// copy, another file named passwd, /etc/hosts, the directory /etc, a file
+// of /etc with a hard link of its own, by both its names, other files of
+// its file system, some of them for writing, and a file with the target's
+// inode number on a tmpfs whose device has the target's minor); it checks
+// that the file is unchanged, that a descriptor opened before the program
+// was attached still reads, and that opening works again once the program
+// is detached. The loader gives the program the file's inode number and
+// device.
 package lab6
 
 import (
@@ -58,9 +64,9 @@ var Lab = &harness.Lab{
 	Wants:    []harness.ProgramWant{{Sections: []string{section}}},
 	Checks: []harness.CheckDef{
 		{Name: "attach", What: "the program attaches to the file_open hook"},
-		{Name: checkNames, What: "every open of /etc/passwd by name (absolute, relative to /etc, through a descriptor of /etc, with // and ./ and ..), for reading or writing, by any process or thread, fails with EPERM"},
+		{Name: checkNames, What: "every open of /etc/passwd by name (absolute, relative to /etc, through a descriptor of /etc, with // and ./ and ..), for reading or writing, by any process or thread whatever its name, every time, fails with EPERM"},
 		{Name: checkLinks, What: "every open of /etc/passwd through a symbolic link, a hard link or /proc/self/fd fails with EPERM"},
-		{Name: checkDecoys, What: "opening other files opens them: a copy of /etc/passwd, another file named passwd, /etc/hosts, /etc/passwd-, the directory /etc, a file of /etc with a hard link of its own (by both names), a file with /etc/passwd's inode number on another file system"},
+		{Name: checkDecoys, What: "opening other files opens them: a copy of /etc/passwd, another file named passwd, /etc/hosts, /etc/passwd-, the directory /etc, a file of /etc with a hard link of its own (by both names), other files of its file system, for reading and writing, a file with /etc/passwd's inode number on another file system"},
 		{Name: checkEarlier, What: "a descriptor of /etc/passwd opened before the program was attached still reads: the hook is at open"},
 		{Name: checkAfter, What: "once the program is detached, /etc/passwd opens again"},
 		{Name: checkUnchanged, What: "/etc/passwd is unchanged"},

@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Known wrong (gaming): denies only the first 200 opens of the file, more
  * than a small scenario makes; a process that opens it hundreds of times
- * gets through. */
+ * gets through. (Not atomic: an atomic fetch-and-add needs 5.12.) */
 #include "wrong.h"
 
 __u64 denied = 0;
@@ -13,7 +13,10 @@ static __always_inline int decide(struct file *file)
 
 	if (BPF_CORE_READ(inode, i_ino) != target_ino || BPF_CORE_READ(inode, i_sb, s_dev) != target_dev)
 		return 0;
-	return __sync_fetch_and_add(&denied, 1) < 200;
+	if (denied >= 200)
+		return 0;
+	denied++;
+	return 1;
 }
 
 GUARD_PROGRAM
