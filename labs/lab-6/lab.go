@@ -116,7 +116,7 @@ func readObject(obj string) (*ebpf.CollectionSpec, error) {
 	}
 	if inGuest() {
 		if prepared, err = prepare(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))); err != nil {
-			return nil, fmt.Errorf("making the run's /etc: %w", err)
+			return nil, objectError{"the grader could not make the run's /etc: " + err.Error(), "not your program's doing: tell the course's staff"}
 		}
 	}
 	var st unix.Stat_t
@@ -163,7 +163,8 @@ type fixtures struct {
 }
 
 // linkParents are where the directory of the hard links may go: those on
-// the target's file system.
+// the target's file system (in a guest, where /etc is the run's own file
+// system, /etc alone).
 var linkParents = []string{"/", "/etc", "/root", "/usr", "/var", "/opt", "/srv", "/home", "/bin", "/sbin", "/usr/bin"}
 
 // randomName is a file name nothing can predict: letters, digits and a
