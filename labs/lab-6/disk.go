@@ -332,7 +332,7 @@ func prepare(r *rand.Rand) (d *disk, err error) {
 	if err := os.Mkdir(fillers, 0o755); err != nil {
 		return d, err
 	}
-	for n := 3 + r.IntN(400); n > 0; n-- {
+	for n := 3 + r.IntN(150); n > 0; n-- {
 		name := filepath.Join(fillers, randomName(r))
 		if err := os.WriteFile(name, []byte(randomName(r)+"\n"), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
 			return d, err

@@ -367,7 +367,7 @@ const floodKind = "hundreds of times in a row"
 // scenario deals every case, 2 or 3 times (from a main thread, from
 // another, then any), to 4 or 5 processes with random names and 1 or 2
 // extra threads, in random order. The second scenario, run after it, is
-// one process that opens the target 400 to 799 times.
+// one process that opens the target 300 to 599 times.
 func scenario(r *rand.Rand, cs []openCase) (*harness.Scenario, *harness.Scenario, map[string]openCase) {
 	byKind := map[string]openCase{}
 	var calls []harness.Dealt
@@ -390,7 +390,7 @@ func scenario(r *rand.Rand, cs []openCase) (*harness.Scenario, *harness.Scenario
 	for i, c := range harness.RandomComms(r, len(procs)) {
 		procs[i].Comm = c
 	}
-	fc := openCase{checkNames, OpenArgs{Kind: floodKind, Path: Target, Flags: unix.O_RDONLY, Repeat: 400 + r.IntN(400)}, true}
+	fc := openCase{checkNames, OpenArgs{Kind: floodKind, Path: Target, Flags: unix.O_RDONLY, Repeat: 300 + r.IntN(300)}, true}
 	byKind[fc.args.Kind] = fc
 	flood := &harness.Process{Comm: harness.RandomComms(r, 1)[0], Calls: []harness.Call{{Op: opOpen, Args: fc.args}}}
 	return &harness.Scenario{Procs: procs, Together: 3}, &harness.Scenario{Procs: []*harness.Process{flood}, Together: 1}, byKind
