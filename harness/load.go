@@ -53,6 +53,12 @@ func LoadSpec(obj string, wants []ProgramWant) (*ebpf.CollectionSpec, map[string
 func loadSpec(obj string, wants []ProgramWant, read func(string) (*ebpf.CollectionSpec, error)) (*ebpf.CollectionSpec, map[string]string, []Check) {
 	var checks []Check
 	spec, err := read(obj)
+	// A lab's ReadObject may say what is wrong itself (lab 6: a variable
+	// its loader sets is missing).
+	var hinted interface{ Hint() string }
+	if err != nil && errors.As(err, &hinted) {
+		return nil, nil, []Check{{Name: "object", Status: Fail, Reason: err.Error(), Hint: hinted.Hint()}}
+	}
 	if err != nil {
 		return nil, nil, []Check{{Name: "object", Status: Fail,
 			Reason: "the compiled object cannot be read: " + err.Error(),

@@ -209,3 +209,19 @@ func TestTwoProgramsOnOneHook(t *testing.T) {
 		t.Errorf("one program on the hook: %+v, chosen %v", last, chosen)
 	}
 }
+
+type hintedErr struct{}
+
+func (hintedErr) Error() string { return "the object has no variable x" }
+func (hintedErr) Hint() string  { return "declare x" }
+
+// TestReadObjectHint: a lab's ReadObject error with a hint of its own
+// fails "object" with it, not with the hint about empty files.
+func TestReadObjectHint(t *testing.T) {
+	read := func(string) (*ebpf.CollectionSpec, error) { return nil, fmt.Errorf("wrapped: %w", hintedErr{}) }
+	_, _, checks := loadSpec("x.o", nil, read)
+	if len(checks) != 1 || checks[0].Name != "object" || checks[0].Status != Fail || checks[0].Hint != "declare x" ||
+		checks[0].Reason != "wrapped: the object has no variable x" {
+		t.Fatalf("checks = %+v", checks)
+	}
+}

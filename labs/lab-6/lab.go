@@ -3,17 +3,23 @@
 // other open.
 //
 // Unlike lab 1, which matched a name at a system call's entry, the program
-// decides on the file being opened. The grader opens the file by absolute
-// and relative names, through a directory descriptor, a symbolic link, a
-// hard link (a random name in a random directory of its file system) and
-// /proc/self/fd, for reading and writing, and opens decoys (a copy,
-// another file named passwd, /etc/hosts, the directory /etc, a file of
-// /etc with a hard link of its own, by both its names, and a file with the
-// target's inode number on a tmpfs of its own); it
-// checks that the file is unchanged, that a descriptor opened before the
-// program was attached still reads, and that opening works again once the
-// program is detached. The loader gives the program the file's inode
-// number and device.
+// decides on the file being opened. Before it is loaded, the grader puts
+// an /etc of the run's own in place (disk.go): ext2 on a loop device, so
+// the device's major is not 0, made after a random number of other files,
+// so the target's inode number differs from run to run. The grader opens
+// the file by absolute and relative names, through a directory
+// descriptor, a symbolic link, a hard link (a random name in a random
+// directory of its file system) and /proc/self/fd, for reading and
+// writing, from threads named like the programs that look up users and
+// like kernel workers, and hundreds of times in a row; it opens decoys (a
+// copy, another file named passwd, /etc/hosts, the directory /etc, a file
+// of /etc with a hard link of its own, by both its names, other files of
+// its file system, some of them for writing, and a file with the target's
+// inode number on a tmpfs whose device has the target's minor); it checks
+// that the file is unchanged, that a descriptor opened before the program
+// was attached still reads, and that opening works again once the program
+// is detached. The loader gives the program the file's inode number and
+// device.
 package lab6
 
 import (
@@ -58,9 +64,9 @@ var Lab = &harness.Lab{
 	Wants:    []harness.ProgramWant{{Sections: []string{section}}},
 	Checks: []harness.CheckDef{
 		{Name: "attach", What: "the program attaches to the file_open hook"},
-		{Name: checkNames, What: "every open of /etc/passwd by name (absolute, relative to /etc, through a descriptor of /etc, with // and ./ and ..), for reading or writing, by any process or thread, fails with EPERM"},
+		{Name: checkNames, What: "every open of /etc/passwd by name (absolute, relative to /etc, through a descriptor of /etc, with // and ./ and ..), for reading or writing, by any process or thread whatever its name, every time, fails with EPERM"},
 		{Name: checkLinks, What: "every open of /etc/passwd through a symbolic link, a hard link or /proc/self/fd fails with EPERM"},
-		{Name: checkDecoys, What: "opening other files opens them: a copy of /etc/passwd, another file named passwd, /etc/hosts, /etc/passwd-, the directory /etc, a file of /etc with a hard link of its own (by both names), a file with /etc/passwd's inode number on another file system"},
+		{Name: checkDecoys, What: "opening other files opens them: a copy of /etc/passwd, another file named passwd, /etc/hosts, /etc/passwd-, the directory /etc, a file of /etc with a hard link of its own (by both names), other files of its file system, for reading and writing, a file with /etc/passwd's inode number on another file system"},
 		{Name: checkEarlier, What: "a descriptor of /etc/passwd opened before the program was attached still reads: the hook is at open"},
 		{Name: checkAfter, What: "once the program is detached, /etc/passwd opens again"},
 		{Name: checkUnchanged, What: "/etc/passwd is unchanged"},
@@ -69,6 +75,7 @@ var Lab = &harness.Lab{
 	ReadObject: readObject,
 	Run:        run,
 	Trigger:    "trigger.c",
+	Build:      build,
 }
 
 // The lab's checks, declared once.
@@ -93,17 +100,23 @@ func KernelDev(dev uint64) uint32 {
 }
 
 // readObject reads the object and sets target_ino and target_dev (lab6.h)
-// to /etc/passwd's, which it writes first in a guest that has none.
+// to /etc/passwd's. In a guest it first puts the run's own /etc in place
+// (disk.go): on a loop device, with an inode number for the target that
+// differs from run to run.
 func readObject(obj string) (*ebpf.CollectionSpec, error) {
 	spec, err := ebpf.LoadCollectionSpec(obj)
 	if err != nil {
 		return nil, err
 	}
+	for _, name := range []string{"target_ino", "target_dev"} {
+		if spec.Variables[name] == nil {
+			return nil, objectError{fmt.Sprintf("the object has no variable %s, which the loader sets", name),
+				"include lab6.h, which declares target_ino and target_dev, and do not declare them yourself"}
+		}
+	}
 	if inGuest() {
-		if _, err := os.Stat(Target); errors.Is(err, os.ErrNotExist) {
-			if err := os.WriteFile(Target, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"), 0o644); err != nil {
-				return nil, err
-			}
+		if prepared, err = prepare(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))); err != nil {
+			return nil, objectError{"the grader could not make the run's /etc: " + err.Error(), "not your program's doing: tell the course's staff"}
 		}
 	}
 	var st unix.Stat_t
@@ -111,16 +124,18 @@ func readObject(obj string) (*ebpf.CollectionSpec, error) {
 		return nil, err
 	}
 	for name, v := range map[string]any{"target_ino": st.Ino, "target_dev": KernelDev(st.Dev)} {
-		vs := spec.Variables[name]
-		if vs == nil {
-			return nil, fmt.Errorf("the object has no %s: include lab6.h, which declares it", name)
-		}
-		if err := vs.Set(v); err != nil {
-			return nil, fmt.Errorf("setting %s: %w (declare it as lab6.h does)", name, err)
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, objectError{fmt.Sprintf("setting %s: %v", name, err), "declare it as lab6.h does: include lab6.h and do not declare it yourself"}
 		}
 	}
 	return spec, nil
 }
+
+// objectError is an object the loader cannot prepare, with its hint.
+type objectError struct{ msg, hint string }
+
+func (e objectError) Error() string { return e.msg }
+func (e objectError) Hint() string  { return e.hint }
 
 // A case of the scenario: its check, what it opens, and what it expects.
 type openCase struct {
@@ -139,13 +154,17 @@ type fixtures struct {
 	symlink, hardlink, copy, other string
 	linkDir, linked, linkedLink    string
 	// sameIno, when not "", is a file with the target's inode number on a
-	// file system of its own (a tmpfs mounted at sameInoMount): the inode
-	// number alone does not name the file, the device with it does.
-	sameIno, sameInoMount string
+	// file system of its own (a tmpfs whose device minor is the target's,
+	// on major 0): the inode number alone does not name the file, nor
+	// does it with the minor alone; the whole device with it does.
+	sameIno string
+	// filler and fillerW are other files of the target's file system.
+	filler, fillerW string
 }
 
 // linkParents are where the directory of the hard links may go: those on
-// the target's file system.
+// the target's file system (in a guest, where /etc is the run's own file
+// system, /etc alone).
 var linkParents = []string{"/", "/etc", "/root", "/usr", "/var", "/opt", "/srv", "/home", "/bin", "/sbin", "/usr/bin"}
 
 // randomName is a file name nothing can predict: letters, digits and a
@@ -202,7 +221,7 @@ func newName(r *rand.Rand, dir string) string {
 	}
 }
 
-func makeFixtures(r *rand.Rand, dir string) (*fixtures, error) {
+func makeFixtures(r *rand.Rand, dir string, d *disk) (*fixtures, error) {
 	f := &fixtures{
 		symlink: filepath.Join(dir, fmt.Sprintf("users-%06d", r.IntN(1e6))),
 		copy:    filepath.Join(dir, fmt.Sprintf("passwd.bak-%06d", r.IntN(1e6))),
@@ -237,8 +256,10 @@ func makeFixtures(r *rand.Rand, dir string) (*fixtures, error) {
 		err = os.Link(f.linked, f.linkedLink)
 	}
 	if err == nil {
-		f.sameInoMount = filepath.Join(dir, fmt.Sprintf("fs-%06d", r.IntN(1e6)))
-		f.sameIno, err = sameInode(f.sameInoMount, content)
+		f.sameIno, err = sameInode(d.decoyFS, content)
+	}
+	if n := len(d.fillers); n > 0 {
+		f.filler, f.fillerW = d.fillers[r.IntN(n)], d.fillers[r.IntN(n)]
 	}
 	// The other decoys exist in a guest: bpflab's guest may have none.
 	for _, p := range []string{"/etc/hosts", "/etc/passwd-"} {
@@ -255,28 +276,19 @@ func (f *fixtures) remove() {
 			os.Remove(p)
 		}
 	}
-	if f.sameInoMount != "" {
-		_ = unix.Unmount(f.sameInoMount, unix.MNT_DETACH)
-	}
 }
 
 // maxSameIno bounds the files sameInode makes to reach an inode number.
 const maxSameIno = 1 << 16
 
-// sameInode mounts a tmpfs at dir and makes in it a file with content and
+// sameInode makes in dir, the root of a tmpfs, a file with content and
 // the inode number of the target: a tmpfs numbers its inodes from 1, one
-// after another (Linux 5.9 on), and the target's, in the guest's root, is
-// a small number. It returns "" where that number cannot be reached.
+// after another (Linux 5.9 on), and the target's is a number of a few
+// hundred at most. It returns "" where that number cannot be reached.
 func sameInode(dir string, content []byte) (string, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(Target, &st); err != nil {
 		return "", err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	if err := unix.Mount("bpflab-lab6", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-		return "", fmt.Errorf("mounting a tmpfs at %s: %w", dir, err)
 	}
 	name := filepath.Join(dir, "passwd")
 	for i := 0; i < maxSameIno; i++ {
@@ -300,8 +312,12 @@ func sameInode(dir string, content []byte) (string, error) {
 	return "", nil
 }
 
+// trustedComms are names of programs that read /etc/passwd, which a
+// program might let through.
+var trustedComms = []string{"nscd", "getent", "id", "su", "passwd", "login", "sshd", "unix_chkpwd", "systemd-userdbd"}
+
 // cases are every way the scenario opens the target and the decoys.
-func cases(f *fixtures) []openCase {
+func cases(r *rand.Rand, f *fixtures) []openCase {
 	rd, wr := unix.O_RDONLY, unix.O_WRONLY
 	cs := []openCase{
 		{checkNames, OpenArgs{Kind: "absolute", Path: Target, Flags: rd}, true},
@@ -312,6 +328,8 @@ func cases(f *fixtures) []openCase {
 		{checkNames, OpenArgs{Kind: "double slash", Path: "//etc//passwd", Flags: rd}, true},
 		{checkNames, OpenArgs{Kind: "dot", Path: "/etc/./passwd", Flags: rd}, true},
 		{checkNames, OpenArgs{Kind: "dot-dot", Path: "../etc/passwd", Cwd: "/tmp", Flags: rd}, true},
+		{checkNames, OpenArgs{Kind: "by kworker", Path: Target, Flags: rd, Comm: fmt.Sprintf("kworker/%d:%d", r.IntN(2), r.IntN(4))}, true},
+		{checkNames, OpenArgs{Kind: "by kworker/u", Path: Target, Flags: rd, Comm: fmt.Sprintf("kworker/u%d:%d", 2+r.IntN(4), r.IntN(8))}, true},
 		{checkLinks, OpenArgs{Kind: "symbolic link", Path: f.symlink, Flags: rd}, true},
 		{checkLinks, OpenArgs{Kind: "hard link", Path: f.hardlink, Flags: rd}, true},
 		{checkLinks, OpenArgs{Kind: "/proc/self/fd", Path: Target, Reopen: true, Flags: rd}, true},
@@ -322,6 +340,18 @@ func cases(f *fixtures) []openCase {
 		{checkDecoys, OpenArgs{Kind: "directory", Path: "/etc", Flags: rd | unix.O_DIRECTORY}, false},
 		{checkDecoys, OpenArgs{Kind: "file with a hard link", Path: f.linked, Flags: rd}, false},
 		{checkDecoys, OpenArgs{Kind: "its hard link", Path: f.linkedLink, Flags: rd}, false},
+		{checkDecoys, OpenArgs{Kind: "file with a hard link, read-write", Path: f.linked, Flags: unix.O_RDWR}, false},
+		{checkDecoys, OpenArgs{Kind: "hosts, for writing", Path: "/etc/hosts", Flags: wr}, false},
+	}
+	// The programs that look up users open it: their names are no reason
+	// to let them through.
+	for _, comm := range trustedComms {
+		cs = append(cs, openCase{checkNames, OpenArgs{Kind: "by " + comm, Path: Target, Flags: rd, Comm: comm}, true})
+	}
+	if f.filler != "" {
+		cs = append(cs,
+			openCase{checkDecoys, OpenArgs{Kind: "another file of its file system", Path: f.filler, Flags: rd}, false},
+			openCase{checkDecoys, OpenArgs{Kind: "another file of its file system, for writing", Path: f.fillerW, Flags: wr}, false})
 	}
 	if f.sameIno != "" {
 		cs = append(cs, openCase{checkDecoys, OpenArgs{Kind: "same inode number, another file system", Path: f.sameIno, Flags: rd}, false})
@@ -329,10 +359,16 @@ func cases(f *fixtures) []openCase {
 	return cs
 }
 
+// floodKind is the case of a process that opens the target hundreds of
+// times in a row, after the others: a program that stops denying after a
+// number of opens lets one through.
+const floodKind = "hundreds of times in a row"
+
 // scenario deals every case, 2 or 3 times (from a main thread, from
 // another, then any), to 4 or 5 processes with random names and 1 or 2
-// extra threads, in random order.
-func scenario(r *rand.Rand, cs []openCase) (*harness.Scenario, map[string]openCase) {
+// extra threads, in random order. The second scenario, run after it, is
+// one process that opens the target 300 to 599 times.
+func scenario(r *rand.Rand, cs []openCase) (*harness.Scenario, *harness.Scenario, map[string]openCase) {
 	byKind := map[string]openCase{}
 	var calls []harness.Dealt
 	for _, c := range cs {
@@ -354,7 +390,10 @@ func scenario(r *rand.Rand, cs []openCase) (*harness.Scenario, map[string]openCa
 	for i, c := range harness.RandomComms(r, len(procs)) {
 		procs[i].Comm = c
 	}
-	return &harness.Scenario{Procs: procs, Together: 3}, byKind
+	fc := openCase{checkNames, OpenArgs{Kind: floodKind, Path: Target, Flags: unix.O_RDONLY, Repeat: 300 + r.IntN(300)}, true}
+	byKind[fc.args.Kind] = fc
+	flood := &harness.Process{Comm: harness.RandomComms(r, 1)[0], Calls: []harness.Call{{Op: opOpen, Args: fc.args}}}
+	return &harness.Scenario{Procs: procs, Together: 3}, &harness.Scenario{Procs: []*harness.Process{flood}, Together: 1}, byKind
 }
 
 func describe(a OpenArgs) string {
@@ -371,6 +410,12 @@ func describe(a OpenArgs) string {
 	if a.Cwd != "" {
 		s += " in " + a.Cwd
 	}
+	if a.Repeat > 1 {
+		s = fmt.Sprintf("%d times %s", a.Repeat, s)
+	}
+	if a.Comm != "" {
+		return fmt.Sprintf("%s by a thread named %q", s, a.Comm)
+	}
 	return s + " (" + a.Kind + ")"
 }
 
@@ -384,7 +429,16 @@ func run(ctx context.Context, g *harness.G) {
 		g.Fail("grader", err.Error(), "", "")
 		return
 	}
-	f, err := makeFixtures(g.Rand, g.Dir)
+	d := prepared
+	if d == nil {
+		g.Fail("grader", "the run's /etc was not made", "", "")
+		return
+	}
+	defer d.remove()
+	if d.note != "" {
+		g.Report.Notes = append(g.Report.Notes, d.note)
+	}
+	f, err := makeFixtures(g.Rand, g.Dir, d)
 	if f != nil {
 		defer f.remove()
 	}
@@ -392,10 +446,10 @@ func run(ctx context.Context, g *harness.G) {
 		g.Fail("grader", "making the scenario's files: "+err.Error(), "", "")
 		return
 	}
-	sc, byKind := scenario(g.Rand, cases(f))
+	sc, flood, byKind := scenario(g.Rand, cases(g.Rand, f))
 	launcher, err := g.Launcher()
 	if err == nil {
-		err = launcher.Prepare(sc)
+		err = errors.Join(launcher.Prepare(sc), launcher.Prepare(flood))
 	}
 	if err != nil {
 		g.Fail("grader", "preparing the scenario: "+err.Error(), "", "")
@@ -410,11 +464,20 @@ func run(ctx context.Context, g *harness.G) {
 	defer early.Close()
 
 	started, err := launcher.Start(ctx, sc)
+	if started != nil {
+		defer started.Kill()
+	}
+	var floodStarted *harness.Started
+	if err == nil {
+		floodStarted, err = launcher.Start(ctx, flood)
+		if floodStarted != nil {
+			defer floodStarted.Kill()
+		}
+	}
 	if err != nil {
 		g.Fail("grader", "starting the scenario: "+err.Error(), "", "")
 		return
 	}
-	defer started.Kill()
 	l, err := link.AttachLSM(link.LSMOptions{Program: g.Loaded.Prog[section]})
 	if err != nil {
 		g.Fail("attach", "attaching to lsm/file_open: "+err.Error(), harness.AttachHint(err), "")
@@ -423,6 +486,11 @@ func run(ctx context.Context, g *harness.G) {
 	var b [1]byte
 	_, earlyErr := early.ReadAt(b[:], 0)
 	results, err := started.Go(ctx)
+	if err == nil {
+		var more []*harness.ProcResult
+		more, err = floodStarted.Go(ctx)
+		results = append(results, more...)
+	}
 	l.Close()
 	if err != nil {
 		g.Fail("grader", "running the scenario: "+err.Error(), "", "")
@@ -478,6 +546,9 @@ func judge(g *harness.G, results []*harness.ProcResult, byKind map[string]openCa
 				if c.Thread > 0 {
 					w++
 				}
+				if a.Comm != "" || a.Repeat > 1 {
+					w += 2 // a plain open, if one failed too, says more
+				}
 				fails[oc.check] = append(fails[oc.check], failure{fmt.Sprintf("%s %s: %s", describe(a), who, what), w, hint})
 			}
 			switch {
@@ -485,7 +556,11 @@ func judge(g *harness.G, results []*harness.ProcResult, byKind map[string]openCa
 				fail("the process ended before the call", "your program must not stop or kill processes")
 			case oc.deny && c.Result.Errno == syscall.EPERM:
 			case oc.deny && c.Result.Errno == 0:
-				fail("it opened; want EPERM", denyHint(oc.check))
+				what := "it opened; want EPERM"
+				if n, ok := strings.CutPrefix(c.Result.Note, "opens:"); ok {
+					what = fmt.Sprintf("open number %s opened; want EPERM every time", n)
+				}
+				fail(what, denyHint(oc.check, a))
 			case oc.deny:
 				fail(fmt.Sprintf("it failed with %s; want EPERM", unix.ErrnoName(c.Result.Errno)), "return -EPERM (-1): the LSM hook's return value is the errno the open fails with")
 			case c.Result.Errno != 0:
@@ -524,7 +599,13 @@ func judge(g *harness.G, results []*harness.ProcResult, byKind map[string]openCa
 	}
 }
 
-func denyHint(check string) string {
+func denyHint(check string, a OpenArgs) string {
+	switch {
+	case a.Comm != "":
+		return "who opens it does not matter: deny it to every process, whatever its name (a name is whatever a process sets, kernel threads' included)"
+	case a.Repeat > 1:
+		return "deny it every time: no count, no budget, nothing that changes from one open to the next"
+	}
 	if check == checkLinks {
 		return "a link or /proc/self/fd names the same file by another path: compare the file (its inode number and device), not a name or a path"
 	}

@@ -21,6 +21,14 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/nlink.bpf.c", Fail: []string{"others-open"}},
 		{Src: "testdata/wrong/link-name.bpf.c", Fail: []string{"blocked-by-link"}},
 		{Src: "testdata/wrong/inode-only.bpf.c", Fail: []string{"others-open"}},
+		{Src: "testdata/wrong/hardcoded.bpf.c", Fail: []string{"blocked-by-name", "blocked-by-link"}},
+		{Src: "testdata/wrong/oldenc.bpf.c", Fail: []string{"blocked-by-name", "blocked-by-link"}},
+		{Src: "testdata/wrong/majorzero.bpf.c", Fail: []string{"blocked-by-name", "blocked-by-link"}},
+		{Src: "testdata/wrong/dev16.bpf.c", Fail: []string{"others-open"}},
+		{Src: "testdata/wrong/nowrite.bpf.c", Fail: []string{"others-open"}},
+		{Src: "testdata/wrong/allowlist.bpf.c", Fail: []string{"blocked-by-name"}},
+		{Src: "testdata/wrong/kthread-name.bpf.c", Fail: []string{"blocked-by-name"}},
+		{Src: "testdata/wrong/budget.bpf.c", Fail: []string{"blocked-by-name"}},
 	}, nil)
 }
 

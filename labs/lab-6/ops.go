@@ -19,6 +19,12 @@ type OpenArgs struct {
 	// runs no file_open hook), then opens /proc/self/fd/N of that.
 	Reopen bool `json:"reopen,omitempty"`
 	Flags  int  `json:"flags"`
+	// Comm, when set, is the name of the calling thread for the open
+	// (prctl PR_SET_NAME): a name a program might trust.
+	Comm string `json:"comm,omitempty"`
+	// Repeat, when more than 1, opens that many times in a row, until
+	// an open is not denied as the ones before.
+	Repeat int `json:"repeat,omitempty"`
 }
 
 // opOpen is the lab's trigger operation, made by trigger.c. Its helper
@@ -29,5 +35,6 @@ const opOpen = "lab6.open"
 
 // Words are the call's words for trigger.c.
 func (a OpenArgs) Words() []string {
-	return []string{harness.Word(a.Path), harness.Word(a.Dir), harness.Word(a.Cwd), harness.Flag(a.Reopen), strconv.Itoa(a.Flags)}
+	return []string{harness.Word(a.Path), harness.Word(a.Dir), harness.Word(a.Cwd), harness.Flag(a.Reopen), strconv.Itoa(a.Flags),
+		harness.Word(a.Comm), strconv.Itoa(max(a.Repeat, 1))}
 }
