@@ -8,7 +8,8 @@ import (
 )
 
 // CountArgs are one call of this lab's trigger operation: Opens openat(2)
-// calls of Path (none: a NULL name), then read(2) calls with each of Sizes
+// calls of Path (none: a NULL name) with Flags, relative to a descriptor of
+// the directory Dir (none: AT_FDCWD), then read(2) calls with each of Sizes
 // as the byte count, Repeat times over. With Meet, the call first waits
 // until Meet calls of its process are there, spinning, and they leave
 // together (once in a process: the calls of one batch on all its threads).
@@ -18,6 +19,8 @@ type CountArgs struct {
 	Path   string   `json:"path,omitempty"`
 	Sizes  []uint64 `json:"sizes,omitempty"`
 	Repeat int      `json:"repeat,omitempty"`
+	Dir    string   `json:"dir,omitempty"`
+	Flags  int      `json:"flags,omitempty"`
 }
 
 // reads is how many read(2) calls a call makes.
@@ -41,5 +44,5 @@ func (a CountArgs) Words() []string {
 	if joined == "" {
 		joined = "-"
 	}
-	return []string{strconv.Itoa(a.Meet), strconv.Itoa(a.Opens), harness.Word(a.Path), joined, strconv.Itoa(a.Repeat)}
+	return []string{strconv.Itoa(a.Meet), strconv.Itoa(a.Opens), harness.Word(a.Path), joined, strconv.Itoa(a.Repeat), harness.Word(a.Dir), strconv.Itoa(a.Flags)}
 }

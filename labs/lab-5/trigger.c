@@ -3,12 +3,14 @@
 /* Lab 5's trigger: the grader starts every scenario process from this
  * program (ops.go gives each call's words). One operation:
  *
- *	lab5.count MEET OPENS PATH SIZES REPEAT
+ *	lab5.count MEET OPENS PATH SIZES REPEAT DIR FLAGS
  *
  * waits, when MEET is more than 0, until MEET calls of the process are
  * there (once in the process's life: its threads' first openat calls
  * then leave at the same instant), opens PATH (a NULL pointer for "-")
- * OPENS times with openat(2), closing each, then makes REPEAT rounds of
+ * OPENS times with openat(2) and FLAGS, relative to a descriptor of the
+ * directory DIR (opened with open(2) before; AT_FDCWD for "-"), closing
+ * each, then makes REPEAT rounds of
  * read(2)s on descriptor -1, one of each size in SIZES (comma-separated,
  * "-" for none; a descriptor that is not open fails with EBADF before the
  * kernel looks at the buffer or the count, so any count is safe). It
@@ -36,8 +38,10 @@ static void meet(long n)
 static long count_op(char **w)
 {
 	long opens = trigger_number(w[2]), repeat = trigger_number(w[5]), calls = 0;
+	long flags = trigger_number(w[7]);
 	char path[4096], *sizes = w[4], b;
 	const char *p = NULL;
+	struct trigger_at at = trigger_at(w[6], "-");
 
 	if (strcmp(w[3], "-") != 0) {
 		trigger_bytes(w[3], path, sizeof(path));
@@ -46,11 +50,12 @@ static long count_op(char **w)
 	if (trigger_number(w[1]) > 0)
 		meet(trigger_number(w[1]));
 	for (long i = 0; i < opens; i++, calls++) {
-		long fd = syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0);
+		long fd = syscall(SYS_openat, at.dirfd, p, flags, 0);
 
 		if (fd >= 0)
 			close((int)fd);
 	}
+	trigger_at_done(&at);
 	if (repeat < 1)
 		repeat = 1;
 	if (strcmp(sizes, "-") == 0)
@@ -70,7 +75,7 @@ static long count_op(char **w)
 	return calls;
 }
 
-static const struct trigger_op ops[] = {{"lab5.count", 5, count_op}, {0}};
+static const struct trigger_op ops[] = {{"lab5.count", 7, count_op}, {0}};
 
 int trigger_call(int argc, char **argv) { return (int)trigger_dispatch(ops, argc, argv); }
 

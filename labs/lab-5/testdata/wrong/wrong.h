@@ -5,12 +5,18 @@
  *                       openat_counts, HIST_ADD for read_sizes)
  *   COUNT_KEY           the key of openat_counts
  *   WATCHING(pid)       whether a process is counted
+ *   READ_WATCHING(pid)  whether a process's reads are counted (default:
+ *                       WATCHING)
+ *   OPEN_COUNTED(dfd, flags)  whether an openat with these arguments is
+ *                       counted
  *   SLOT(fd, count)     the histogram slot of a read (HIST_SLOTS or more:
  *                       none, the read is not counted)
  *   COUNT_ENTRIES       max_entries of openat_counts
  *   CREATE_WITH_ONE     on a lookup miss, create the entry with 1
  *                       (BPF_ANY) and return, instead of creating it
  *                       with 0 (BPF_NOEXIST), looking up again and adding
+ *   CREATE_FLAGS        the flags of that creation (BPF_NOEXIST, or
+ *                       BPF_ANY with CREATE_WITH_ONE)
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -36,8 +42,21 @@
 #ifndef SLOT
 #define SLOT(fd, count) size_slot(count)
 #endif
+#ifndef READ_WATCHING
+#define READ_WATCHING(pid) WATCHING(pid)
+#endif
+#ifndef OPEN_COUNTED
+#define OPEN_COUNTED(dfd, flags) 1
+#endif
 #ifndef COUNT_ENTRIES
 #define COUNT_ENTRIES 4096
+#endif
+#ifndef CREATE_FLAGS
+#ifdef CREATE_WITH_ONE
+#define CREATE_FLAGS BPF_ANY
+#else
+#define CREATE_FLAGS BPF_NOEXIST
+#endif
 #endif
 
 struct {
@@ -55,11 +74,13 @@ struct {
 } read_sizes SEC(".maps");
 
 SEC("ksyscall/openat")
-int BPF_KSYSCALL(count_openat, int dfd, const char *filename)
+int BPF_KSYSCALL(count_openat, int dfd, const char *filename, int flags)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32, key = COUNT_KEY;
 	__u64 zero = 0, *n;
 
+	if (!OPEN_COUNTED(dfd, flags))
+		return 0;
 	if (!WATCHING(pid))
 		return 0;
 	n = bpf_map_lookup_elem(&openat_counts, &key);
@@ -67,10 +88,10 @@ int BPF_KSYSCALL(count_openat, int dfd, const char *filename)
 #ifdef CREATE_WITH_ONE
 		__u64 one = 1;
 
-		bpf_map_update_elem(&openat_counts, &key, &one, BPF_ANY);
+		bpf_map_update_elem(&openat_counts, &key, &one, CREATE_FLAGS);
 		return 0;
 #endif
-		bpf_map_update_elem(&openat_counts, &key, &zero, BPF_NOEXIST);
+		bpf_map_update_elem(&openat_counts, &key, &zero, CREATE_FLAGS);
 		n = bpf_map_lookup_elem(&openat_counts, &key);
 		if (!n)
 			return 0;
@@ -85,7 +106,7 @@ int BPF_KSYSCALL(count_read, unsigned int fd, char *buf, size_t count)
 	__u32 pid = bpf_get_current_pid_tgid() >> 32, slot = SLOT(fd, count);
 	__u64 *n;
 
-	if (!WATCHING(pid))
+	if (!READ_WATCHING(pid))
 		return 0;
 	n = bpf_map_lookup_elem(&read_sizes, &slot);
 	if (n)
