@@ -16,11 +16,14 @@
 // end right before an unmapped page, so a fixed-size read of them
 // faults; some calls are made twice alike, and one process per run makes
 // 50 to 80 calls, so a program that deduplicates or stops after a count
-// misses some.
+// misses some; and once the scenario is over, no hash map may still hold
+// an entry of a thread whose calls all returned (a map that keeps them
+// fills up, and then nothing is reported).
 package lab3
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,6 +31,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/bpflab/bpflab/harness"
@@ -83,6 +87,7 @@ var Lab = &harness.Lab{
 		{Name: checkSibling, What: "calls of check_pin_admin, which has the same signature, give no event"},
 		{Name: checkOtherBinary, What: "calls of check_pin in pinlock-legacy, another program, give no event"},
 		{Name: checkUnharmed, What: "every process runs all its calls to its end"},
+		{Name: checkDeleted, What: "once the scenario is over, no hash map of the object holds an entry under the id (thread id or pid_tgid) of a thread whose calls all returned"},
 	}...),
 	Build: build,
 	Run:   run,
@@ -95,6 +100,7 @@ const (
 	checkSibling     = "sibling-silent"
 	checkOtherBinary = "other-binary-silent"
 	checkUnharmed    = "processes-unharmed"
+	checkDeleted     = "entries-deleted"
 )
 
 // sceneChecks are the checks the scenario's events and processes judge,
@@ -777,6 +783,7 @@ func run(ctx context.Context, g *harness.G) {
 		checkOtherBinary: "no event",
 		checkUnharmed:    "every process made all its calls",
 	})
+	leftovers(g, out.Procs)
 }
 
 // unmoved is an error when a call the scenario moves to another CPU did
@@ -793,6 +800,98 @@ func unmoved(procs []*harness.ProcResult) error {
 		}
 	}
 	return nil
+}
+
+// leftovers judges checkDeleted: once the scenario is over, no hash map
+// of the object may hold an entry under the id of a thread whose calls
+// all returned (in a process that ended by itself): the entry of a call
+// in flight must go when the call returns, or the map fills up after
+// max_entries threads and from then on nothing is reported. A key is a
+// thread's id when it is its pid_tgid (8 bytes) or, in 4 bytes, its thread
+// id; not the main thread's, which is also the process id, the key of a
+// map kept by process. A map is charged when it holds the ids of at least
+// two such threads, so that a map keyed by something else (a pin) that
+// holds one number equal to a thread id by chance is not.
+func leftovers(g *harness.G, procs []*harness.ProcResult) {
+	type thread struct {
+		p   *harness.ProcResult
+		tid int
+	}
+	byID64, byID32 := map[uint64]thread{}, map[uint32]thread{}
+	for _, p := range procs {
+		if p.Pid == 0 || !p.Ready || p.Hung || p.Signal != 0 {
+			continue
+		}
+		ran, open := map[int]bool{}, map[int]bool{}
+		for _, c := range p.Calls {
+			ran[c.Tid] = true
+			if c.State != harness.Done {
+				open[c.Tid] = true
+			}
+		}
+		for tid := range ran {
+			if tid == 0 || open[tid] {
+				continue
+			}
+			byID64[uint64(p.Pid)<<32|uint64(uint32(tid))] = thread{p, tid}
+			if tid != p.Pid {
+				byID32[uint32(tid)] = thread{p, tid}
+			}
+		}
+	}
+	var names []string
+	for name, m := range g.Loaded.Coll.Maps {
+		switch m.Type() {
+		case ebpf.Hash, ebpf.LRUHash, ebpf.PerCPUHash, ebpf.LRUCPUHash:
+			if m.KeySize() == 4 || m.KeySize() == 8 {
+				names = append(names, name)
+			}
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		m := g.Loaded.Coll.Maps[name]
+		var found []thread
+		var prev any // nil: the first key
+		for n := uint32(0); n <= m.MaxEntries(); n++ {
+			key, err := m.NextKeyBytes(prev)
+			if err != nil {
+				g.Fail("grader", fmt.Sprintf("reading map %s: %v", name, err), "", "")
+				return
+			}
+			if key == nil {
+				break
+			}
+			var t thread
+			var ok bool
+			if len(key) == 8 {
+				t, ok = byID64[binary.NativeEndian.Uint64(key)]
+			} else {
+				t, ok = byID32[binary.NativeEndian.Uint32(key)]
+			}
+			if ok {
+				found = append(found, t)
+			}
+			prev = key
+		}
+		if len(found) < 2 {
+			continue
+		}
+		sort.Slice(found, func(i, j int) bool { return found[i].tid < found[j].tid })
+		kind := "pid_tgid"
+		if m.KeySize() == 4 {
+			kind = "thread id"
+		}
+		var eg []string
+		for _, t := range found[:min(3, len(found))] {
+			eg = append(eg, fmt.Sprintf("thread %d of process %d (%s)", t.tid, t.p.Pid, t.p.Comm))
+		}
+		g.Fail(checkDeleted,
+			fmt.Sprintf("map %s still holds entries keyed by the %s of %d threads whose calls of check_pin had all returned, such as %s", name, kind, len(found), strings.Join(eg, ", ")),
+			fmt.Sprintf("delete the call's entry in the uretprobe (bpf_map_delete_elem) once you have read it, on every path, even when you send no event: entries of calls that returned pile up, and once %s holds max_entries (%d) of them, the uprobe can store no more and later calls are never reported", name, m.MaxEntries()), "")
+		return
+	}
+	g.Pass(checkDeleted, fmt.Sprintf("no hash map holds an entry of any of the %d threads whose calls all returned", len(byID64)))
 }
 
 func attachHint(err error) string {
