@@ -10,16 +10,28 @@
 // reported. check_pin wipes the user name before it returns, so the
 // string must be copied at the uprobe. Both programs must be on check_pin:
 // another function of pinlock may return what check_pin returned.
+//
+// The guest has two vCPUs, and some calls are moved to the other CPU
+// while check_pin waits, so arguments kept per CPU are lost; some users
+// end right before an unmapped page, so a fixed-size read of them
+// faults; some calls are made twice alike, and one process per run makes
+// 50 to 80 calls, so a program that deduplicates or stops after a count
+// misses some; and once the scenario is over, no hash map may still hold
+// an entry of a thread whose calls all returned (a map that keeps them
+// fills up, and then nothing is reported).
 package lab3
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/bpflab/bpflab/harness"
@@ -57,6 +69,10 @@ var Lab = &harness.Lab{
 		harness.FeatureBTF, harness.FeatureUprobe, harness.FeatureRingBuf,
 		harness.FeatureHelper(ebpf.Kprobe, asm.FnProbeReadUserStr, "5.5"),
 	},
+	// Two CPUs: a call that starts on one and returns on the other shows
+	// arguments kept in a per-CPU map (pinlock moves some on purpose).
+	Needs:    []string{"2 vCPUs (the guest gets them)"},
+	CPUs:     2,
 	Dir:      "labs/lab-3",
 	Source:   "pin.bpf.c",
 	Solution: "solution/pin.bpf.c",
@@ -71,6 +87,7 @@ var Lab = &harness.Lab{
 		{Name: checkSibling, What: "calls of check_pin_admin, which has the same signature, give no event"},
 		{Name: checkOtherBinary, What: "calls of check_pin in pinlock-legacy, another program, give no event"},
 		{Name: checkUnharmed, What: "every process runs all its calls to its end"},
+		{Name: checkDeleted, What: "once the scenario is over, no hash map of the object holds an entry under the id (thread id or pid_tgid) of a thread whose calls all returned"},
 	}...),
 	Build: build,
 	Run:   run,
@@ -83,7 +100,12 @@ const (
 	checkSibling     = "sibling-silent"
 	checkOtherBinary = "other-binary-silent"
 	checkUnharmed    = "processes-unharmed"
+	checkDeleted     = "entries-deleted"
 )
+
+// sceneChecks are the checks the scenario's events and processes judge,
+// in report order.
+var sceneChecks = []string{checkCalls, checkConcurrent, checkSibling, checkOtherBinary, checkUnharmed}
 
 // build compiles pinlock.c into the lab's programs, static, so the guest
 // needs no C library.
@@ -135,11 +157,29 @@ type CallArgs struct {
 	// time as calls on the process's other threads.
 	Legacy   bool
 	Together bool
+	// Edge: the user ends right before an unmapped page; Move: the call
+	// returns on another CPU than the one it started on (pinlock.c's
+	// trigger_call says how); Burst: the call is one of the many a
+	// process makes (a brute force), or comes after them.
+	Edge, Move, Burst bool
+	// Again: the process made the same call earlier (same function,
+	// user and pin).
+	Again bool
 }
 
 // Words are the call as pinlock reads it.
 func (a CallArgs) Words() []string {
-	return []string{a.Func, "x" + hex.EncodeToString([]byte(a.User)), fmt.Sprint(a.Pin), fmt.Sprint(a.Secret)}
+	how := ""
+	if a.Edge {
+		how += "e"
+	}
+	if a.Move {
+		how += "m"
+	}
+	if how == "" {
+		how = "-"
+	}
+	return []string{a.Func, "x" + hex.EncodeToString([]byte(a.User)), fmt.Sprint(a.Pin), fmt.Sprint(a.Secret), how}
 }
 
 // opCall is the operation pinlock's plan names; pinlock implements it.
@@ -239,8 +279,37 @@ func describe(c *harness.CallResult) string {
 	if a.Together {
 		s += ", while the process's other threads were in check_pin too"
 	}
+	if a.Edge {
+		s += ", the user ending right before a page that is not mapped"
+	}
+	if a.Move {
+		s += ", moved to another CPU while it waited"
+		if from, to, ok := moved(c); ok {
+			s += fmt.Sprintf(" (CPU %d at its entry, %d at its return)", from, to)
+		}
+	}
+	if a.Again {
+		s += ", the same call as an earlier one of the process"
+	}
+	if a.Burst {
+		s += fmt.Sprintf(", the process's call %d of %d (a burst of tries from all its threads)", c.Index+1, len(c.Proc.Calls))
+	}
 	return s
 }
+
+// moved reads the CPUs a Move call ran on, at its entry and its return,
+// from pinlock's note ("cpu0-cpu1").
+func moved(c *harness.CallResult) (from, to int, ok bool) {
+	if c.State != harness.Done {
+		return 0, 0, false
+	}
+	n, err := fmt.Sscanf(c.Result.Note, "cpu%d-cpu%d", &from, &to)
+	return from, to, err == nil && n == 2
+}
+
+// perCPU is the end of the hint for a call that lost its arguments
+// between CPUs.
+const perCPU = "a per-CPU map (BPF_MAP_TYPE_PERCPU_HASH, PERCPU_ARRAY) keeps one value per CPU, and a thread may return from check_pin on another CPU than the one it entered it on (the grader moves some threads while check_pin waits, as the scheduler may): the uretprobe then reads the other CPU's copy, empty. Keep the arguments in a BPF_MAP_TYPE_HASH keyed by the thread"
 
 func hint(f *harness.Failure[Event]) string {
 	switch f.Check {
@@ -250,15 +319,31 @@ func hint(f *harness.Failure[Event]) string {
 			if f.Every {
 				return "no event reached the ring buffer: in the uretprobe, reserve a struct event, fill it with the arguments the uprobe kept and the return value, and submit it"
 			}
+			if f.Call != nil {
+				a := f.Call.Args.(CallArgs)
+				switch {
+				case a.Move:
+					return "this call started on one CPU and returned on another, and gave no event: " + perCPU
+				case a.Again:
+					return "a call made again with the same user and pin is a call too (a user who types the same wrong PIN twice tried twice): send an event for each, do not skip one because an earlier call looked the same"
+				case a.Burst:
+					return "a process that calls check_pin many times (a brute force tries PIN after PIN) must have every call reported: look for a limit or a count per process, or a map that fills up"
+				}
+			}
 			return "every call must give an event: look for conditions (a name, a count, a map that is full or keyed wrongly) that make a call go unreported"
 		case harness.Extra:
 			return "send one event per call, from the uretprobe only, when the call has returned"
 		case harness.Mismatch:
+			a := f.Call.Args.(CallArgs)
 			switch {
+			case f.Got.Pin == 0 && f.Got.User == "" && f.Want.Pin != 0 && (a.Move || f.Want.User != ""):
+				return "the event has pin 0 and no user, as if the uretprobe found an empty copy of the arguments: " + perCPU
 			case f.Got.Pid != f.Want.Pid:
 				return harness.PidHint
 			case f.Got.Comm != f.Want.Comm:
 				return harness.CommHint
+			case a.Edge && f.Got.User == "" && f.Want.User != "":
+				return "the user is empty for a name that ends right before a page that is not mapped: a read of a fixed size (bpf_probe_read_user of sizeof(user) bytes) goes past the string's end into that page, faults, and fails as a whole; copy the string with bpf_probe_read_user_str, which stops at its NUL"
 			case f.Got.User == "" && f.Want.User != "":
 				return "the user is empty: it is a pointer into the process's memory, and check_pin wipes the name before it returns; copy the string with bpf_probe_read_user_str at the uprobe, and keep the copy, not the pointer"
 			case len(f.Got.User) < len(f.Want.User) && strings.HasPrefix(f.Want.User, f.Got.User):
@@ -349,30 +434,73 @@ func wrongPin(r *rand.Rand, pin int32) int32 {
 	return p
 }
 
-// scenario builds the run's processes: 4 or 5 pinlock processes with 1 to
-// 3 extra threads, each calling check_pin one thread at a time (the main
-// thread first, then another; one call with no user), then from all
-// threads at once, with
-// check_pin_admin mixed in; and 1 or 2 pinlock-legacy processes calling
-// their check_pin. A third of the calls pass the right PIN, and in every
-// process some do and some do not. Wrong PINs come from the whole int
-// range, negative and beyond 16 bits among them, and in every process
-// some of those are in calls one thread at a time and some at once.
-func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
-	sc := &harness.Scenario{Together: 3}
+// shortUser is a user that is not empty and is shorter than struct
+// event's user: at a page's end, a read of the whole buffer from it
+// reaches into the next page.
+func shortUser(r *rand.Rand) string {
+	for {
+		if u := user(r); u != "" && len(u) < userLen-1 {
+			return u
+		}
+	}
+}
+
+// callOpts say how the scenario makes one call.
+type callOpts struct {
+	fn     string
+	thread int
+	// together: at once with the process's other threads (async: the
+	// batch goes on after it).
+	together, async bool
 	// right: 1 passes the right PIN, 0 a wrong one, -1 either; a wrong
 	// PIN is wide when wide is set.
+	right             int
+	wide              bool
+	edge, move, burst bool
+	// user, when set, is the user (else a random one).
+	user *string
+}
+
+// burstCalls are the least number of calls of the process that makes a
+// burst, and how many more it may make.
+const (
+	burstCalls = 48
+	burstMore  = 25
+)
+
+// scenario builds the run's processes: 4 or 5 pinlock processes with 1 to
+// 3 extra threads, each calling check_pin one thread at a time (the main
+// thread first, then another; one call with no user, one with a user at
+// a page's end, one moved to the other CPU while it waits, one the same as
+// an earlier one), then from all threads at once (one thread moved to the
+// other CPU, the main thread repeating its call), with check_pin_admin
+// mixed in; and 1 or 2 pinlock-legacy processes calling their check_pin.
+// One pinlock process, with 3 extra threads, then tries 48 to 72 PINs for
+// one user from all its threads at once, and makes two more calls one at
+// a time. A third of the calls pass the right PIN, and in every process
+// some do and some do not. Wrong PINs come from the whole int range,
+// negative and beyond 16 bits among them, and in every process some of
+// those are in calls one thread at a time and some at once.
+func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
+	sc := &harness.Scenario{Together: 3}
 	used := map[*harness.Process]map[int32]bool{}
-	call := func(p *harness.Process, secret uint32, fn string, legacyBin bool, thread int, together, async bool, right int, wide bool) {
-		a := CallArgs{Func: fn, User: user(r), Secret: secret, Legacy: legacyBin, Together: together}
+	// call adds a call to p and returns its index.
+	call := func(p *harness.Process, secret uint32, legacyBin bool, o callOpts) int {
+		a := CallArgs{Func: o.fn, User: user(r), Secret: secret, Legacy: legacyBin, Together: o.together, Edge: o.edge, Move: o.move, Burst: o.burst}
+		switch {
+		case o.user != nil:
+			a.User = *o.user
+		case o.edge:
+			a.User = shortUser(r)
+		}
 		salt := uint32(0)
 		if legacyBin {
 			salt = legacySalt
 		}
-		if fn == "check_pin_admin" {
+		if o.fn == "check_pin_admin" {
 			salt ^= adminSalt
 		}
-		if right >= 0 && a.User == "" {
+		if (o.right >= 0 || o.move) && a.User == "" {
 			a.User = "root"
 		}
 		pin := PIN(a.User, secret, salt)
@@ -383,9 +511,9 @@ func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
 			used[p] = map[int32]bool{}
 		}
 		switch {
-		case right == 1 || right < 0 && r.IntN(3) == 0:
+		case o.right == 1 || o.right < 0 && r.IntN(3) == 0:
 			a.Pin = pin
-		case wide:
+		case o.wide:
 			for a.Pin = widePin(r); used[p][a.Pin]; a.Pin = widePin(r) {
 			}
 		default:
@@ -394,20 +522,44 @@ func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
 		}
 		used[p][a.Pin] = true
 		w := 0
+		if o.thread != 0 {
+			w++
+		}
+		if o.together {
+			w += 2
+		}
+		if o.edge || o.move || o.burst {
+			w++
+		}
+		p.Calls = append(p.Calls, harness.Call{Op: opCall, Args: a, Thread: o.thread, Async: o.async, Weight: w})
+		return len(p.Calls) - 1
+	}
+	// again adds call i of p once more, alike, on thread (at once with
+	// the other threads when together is set).
+	again := func(p *harness.Process, i, thread int, together, async bool) {
+		c := p.Calls[i]
+		a := c.Args.(CallArgs)
+		a.Again, a.Together = true, together
+		w := 1
 		if thread != 0 {
 			w++
 		}
 		if together {
 			w += 2
 		}
-		p.Calls = append(p.Calls, harness.Call{Op: opCall, Args: a, Thread: thread, Async: async, Weight: w})
+		c.Args, c.Thread, c.Async, c.Weight = a, thread, async, w
+		p.Calls = append(p.Calls, c)
 	}
 	nPin := 4 + r.IntN(2)
+	burster := r.IntN(nPin)
 	for i := 0; i < nPin+1+r.IntN(2); i++ {
 		legacyBin := i >= nPin
 		p := &harness.Process{Threads: 1 + r.IntN(3), Exe: pinlock}
 		if legacyBin {
 			p.Exe = legacy
+		}
+		if i == burster {
+			p.Threads = 3
 		}
 		secret := r.Uint32()
 		// One at a time: the main thread, another thread, then any.
@@ -425,20 +577,44 @@ func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
 				// both returns, and a PIN an int must hold.
 				thread, right = j*(1+r.IntN(p.Threads)), 1-j
 			}
-			call(p, secret, fn, legacyBin, thread, false, false, right, j == 1)
+			call(p, secret, legacyBin, callOpts{fn: fn, thread: thread, right: right, wide: j == 1})
+		}
+		if !legacyBin {
+			// In pinlock, in random order, from any thread: a user at a
+			// page's end, a call that changes CPU, and one of the first
+			// two calls (both check_pin) made again.
+			extras := []func(){
+				func() {
+					call(p, secret, false, callOpts{fn: "check_pin", thread: r.IntN(p.Threads + 1), right: -1, edge: true})
+				},
+				func() {
+					call(p, secret, false, callOpts{fn: "check_pin", thread: r.IntN(p.Threads + 1), right: -1, move: true})
+				},
+				func() { again(p, r.IntN(2), r.IntN(p.Threads+1), false, false) },
+			}
+			r.Shuffle(len(extras), func(i, j int) { extras[i], extras[j] = extras[j], extras[i] })
+			for _, f := range extras {
+				f()
+			}
 		}
 		// And check_pin with no user (it returns -1), from any thread:
 		// in every process, so that no run lacks one.
-		call(p, secret, "check_pin", legacyBin, r.IntN(p.Threads+1), false, false, -1, false)
-		c := &p.Calls[len(p.Calls)-1]
+		c := &p.Calls[call(p, secret, legacyBin, callOpts{fn: "check_pin", thread: r.IntN(p.Threads + 1), right: -1})]
 		a := c.Args.(CallArgs)
 		a.User = ""
 		c.Args = a
 		// All threads at once, twice; the main thread has the right PIN,
 		// the first other thread in the first round a wide wrong one, in the
-		// second no user.
+		// second no user. In pinlock, the last thread's call in the
+		// first round changes CPU, and the main thread makes its first
+		// round's call again in the second.
+		first := 0
 		for round := 0; round < 2; round++ {
 			for t := 0; t <= p.Threads; t++ {
+				if round == 1 && t == 0 && !legacyBin {
+					again(p, first, 0, true, true)
+					continue
+				}
 				right := -1
 				switch {
 				case t == 0:
@@ -446,14 +622,39 @@ func scenario(r *rand.Rand, pinlock, legacy string) *harness.Scenario {
 				case t == 1 && round == 0:
 					right = 0
 				}
-				call(p, secret, "check_pin", legacyBin, t, !legacyBin, t < p.Threads, right, t == 1 && round == 0)
+				k := call(p, secret, legacyBin, callOpts{fn: "check_pin", thread: t, together: !legacyBin, async: t < p.Threads,
+					right: right, wide: t == 1 && round == 0, move: !legacyBin && round == 0 && t == p.Threads})
+				if t == 0 {
+					first = k
+				}
 				if t == 1 && round == 1 {
 					// No user, at once with the others.
-					c := &p.Calls[len(p.Calls)-1]
+					c := &p.Calls[k]
 					a := c.Args.(CallArgs)
 					a.User = ""
 					c.Args = a
 				}
+			}
+		}
+		if i == burster {
+			// A brute force: one user, many PINs (one right), from all
+			// threads at once, each thread its share one after the
+			// other; then two calls one at a time. A program that stops
+			// after some number of calls per process misses the last
+			// ones of both kinds.
+			u := shortUser(r)
+			n := burstCalls + r.IntN(burstMore)
+			rightAt, t0 := r.IntN(n), r.IntN(p.Threads+1)
+			for k := 0; k < n; k++ {
+				right := 0
+				if k == rightAt {
+					right = 1
+				}
+				call(p, secret, false, callOpts{fn: "check_pin", thread: (t0 + k) % (p.Threads + 1), together: true, async: k < n-1,
+					right: right, wide: r.IntN(3) == 0, burst: true, user: &u})
+			}
+			for k := 0; k < 2; k++ {
+				call(p, secret, false, callOpts{fn: "check_pin", thread: r.IntN(p.Threads + 1), right: -1, burst: true})
 			}
 		}
 		sc.Procs = append(sc.Procs, p)
@@ -507,6 +708,10 @@ func run(ctx context.Context, g *harness.G) {
 		g.Fail("grader", err.Error(), "", "")
 		return
 	}
+	if runtime.NumCPU() < g.Lab.CPUs {
+		g.Fail("grader", fmt.Sprintf("this machine has %d CPU(s); the lab needs %d to move calls from one to another (bpflab gives its guest %d)", runtime.NumCPU(), g.Lab.CPUs, g.Lab.CPUs), "", "")
+		return
+	}
 	sc := scenario(g.Rand, pinlock, legacy)
 	launcher, err := g.Launcher()
 	if err == nil {
@@ -521,7 +726,7 @@ func run(ctx context.Context, g *harness.G) {
 	out, err := harness.RunScene(ctx, &harness.Scene[Event]{
 		Scenario: sc, Oracle: oracle, Events: m, Decode: decode,
 		Progs: []*ebpf.Program{entry, ret}, Replayable: true,
-		Checks: g.Lab.CheckNames()[3:],
+		Checks: sceneChecks,
 		Attach: func() (func(), error) {
 			var links []link.Link
 			detach := func() {
@@ -566,6 +771,10 @@ func run(ctx context.Context, g *harness.G) {
 		return
 	}
 	g.Pass("attach", "attached "+strings.Join(where, " and "))
+	if err := unmoved(out.Procs); err != nil {
+		g.Fail("grader", err.Error(), "", "")
+		return
+	}
 	verdicts := out.Remarks(g, "lab3.h")
 	harness.Record(g, oracle, verdicts, map[string]string{
 		checkCalls:       "each gave one event with the caller, the arguments and its return value",
@@ -574,6 +783,115 @@ func run(ctx context.Context, g *harness.G) {
 		checkOtherBinary: "no event",
 		checkUnharmed:    "every process made all its calls",
 	})
+	leftovers(g, out.Procs)
+}
+
+// unmoved is an error when a call the scenario moves to another CPU did
+// not change CPU: the grade would not show arguments kept per CPU.
+func unmoved(procs []*harness.ProcResult) error {
+	for _, p := range procs {
+		for _, c := range p.Calls {
+			if c.State != harness.Done || !c.Args.(CallArgs).Move {
+				continue
+			}
+			if from, to, ok := moved(c); !ok || from == to {
+				return fmt.Errorf("pinlock could not move a call to another CPU while it waited (its note: %q): the guest needs 2 CPUs", c.Result.Note)
+			}
+		}
+	}
+	return nil
+}
+
+// leftovers judges checkDeleted: once the scenario is over, no hash map
+// of the object may hold an entry under the id of a thread whose calls
+// all returned (in a process that ended by itself): the entry of a call
+// in flight must go when the call returns, or the map fills up after
+// max_entries threads and from then on nothing is reported. A key is a
+// thread's id when it is its pid_tgid (8 bytes) or, in 4 bytes, its thread
+// id; not the main thread's, which is also the process id, the key of a
+// map kept by process. A map is charged when it holds the ids of at least
+// two such threads, so that a map keyed by something else (a pin) that
+// holds one number equal to a thread id by chance is not.
+func leftovers(g *harness.G, procs []*harness.ProcResult) {
+	type thread struct {
+		p   *harness.ProcResult
+		tid int
+	}
+	byID64, byID32 := map[uint64]thread{}, map[uint32]thread{}
+	for _, p := range procs {
+		if p.Pid == 0 || !p.Ready || p.Hung || p.Signal != 0 {
+			continue
+		}
+		ran, open := map[int]bool{}, map[int]bool{}
+		for _, c := range p.Calls {
+			ran[c.Tid] = true
+			if c.State != harness.Done {
+				open[c.Tid] = true
+			}
+		}
+		for tid := range ran {
+			if tid == 0 || open[tid] {
+				continue
+			}
+			byID64[uint64(p.Pid)<<32|uint64(uint32(tid))] = thread{p, tid}
+			if tid != p.Pid {
+				byID32[uint32(tid)] = thread{p, tid}
+			}
+		}
+	}
+	var names []string
+	for name, m := range g.Loaded.Coll.Maps {
+		switch m.Type() {
+		case ebpf.Hash, ebpf.LRUHash, ebpf.PerCPUHash, ebpf.LRUCPUHash:
+			if m.KeySize() == 4 || m.KeySize() == 8 {
+				names = append(names, name)
+			}
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		m := g.Loaded.Coll.Maps[name]
+		var found []thread
+		var prev any // nil: the first key
+		for n := uint32(0); n <= m.MaxEntries(); n++ {
+			key, err := m.NextKeyBytes(prev)
+			if err != nil {
+				g.Fail("grader", fmt.Sprintf("reading map %s: %v", name, err), "", "")
+				return
+			}
+			if key == nil {
+				break
+			}
+			var t thread
+			var ok bool
+			if len(key) == 8 {
+				t, ok = byID64[binary.NativeEndian.Uint64(key)]
+			} else {
+				t, ok = byID32[binary.NativeEndian.Uint32(key)]
+			}
+			if ok {
+				found = append(found, t)
+			}
+			prev = key
+		}
+		if len(found) < 2 {
+			continue
+		}
+		sort.Slice(found, func(i, j int) bool { return found[i].tid < found[j].tid })
+		kind := "pid_tgid"
+		if m.KeySize() == 4 {
+			kind = "thread id"
+		}
+		var eg []string
+		for _, t := range found[:min(3, len(found))] {
+			eg = append(eg, fmt.Sprintf("thread %d of process %d (%s)", t.tid, t.p.Pid, t.p.Comm))
+		}
+		g.Fail(checkDeleted,
+			fmt.Sprintf("map %s still holds entries keyed by the %s of %d threads whose calls of check_pin had all returned, such as %s", name, kind, len(found), strings.Join(eg, ", ")),
+			fmt.Sprintf("delete the call's entry in the uretprobe (bpf_map_delete_elem) once you have read it, on every path, even when you send no event: entries of calls that returned pile up, and once %s holds max_entries (%d) of them, the uprobe can store no more and later calls are never reported", name, m.MaxEntries()), "")
+		return
+	}
+	g.Pass(checkDeleted, fmt.Sprintf("no hash map holds an entry of any of the %d threads whose calls all returned", len(byID64)))
 }
 
 func attachHint(err error) string {

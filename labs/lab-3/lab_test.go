@@ -29,6 +29,16 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/short-pin.bpf.c", Fail: calls},
 		{Src: "testdata/wrong/read-at-return.bpf.c", Fail: calls},
 		{Src: "testdata/wrong/skip-no-user.bpf.c", Fail: calls},
+		// Entries of calls that returned are left in the map.
+		{Src: "testdata/wrong/no-delete.bpf.c", Fail: []string{"entries-deleted"}},
+		// pinlock moves calls to the other CPU, one at a time and at once.
+		{Src: "testdata/wrong/percpu-hash.bpf.c", Fail: calls},
+		// Users at a page's end are in calls one at a time only.
+		{Src: "testdata/wrong/fixed-read.bpf.c", Fail: []string{"calls-reported"}},
+		// Calls are made again, one at a time and at once.
+		{Src: "testdata/wrong/dedup.bpf.c", Fail: calls},
+		// The process that makes a burst goes on one at a time after it.
+		{Src: "testdata/wrong/rate-limit.bpf.c", Fail: calls},
 	}, func(t *testing.T, c labtest.Case, r *harness.Report) {
 		if c.Fail == nil {
 			for _, ch := range r.Checks {

@@ -10,6 +10,10 @@
  *   REPORT_AT_ENTRY        send the event from the uprobe, with ret 0
  *   ONCE_PER_PROCESS       report only a process's first call
  *   SKIP_NO_USER           send nothing when check_pin returns -1
+ *   INFLIGHT_TYPE          the inflight map's type
+ *   NO_DELETE              leave the inflight entry when the call returns
+ *   DEDUP                  report a (process, user, pin) only once
+ *   MAX_PER_PROCESS        report at most this many calls of a process
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -32,6 +36,14 @@
 #ifndef PIN_TYPE
 #define PIN_TYPE __s32
 #endif
+#ifndef INFLIGHT_TYPE
+#define INFLIGHT_TYPE BPF_MAP_TYPE_HASH
+#endif
+#ifdef NO_DELETE
+#define DELETE_INFLIGHT(key) 0
+#else
+#define DELETE_INFLIGHT(key) bpf_map_delete_elem(&inflight, key)
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -45,7 +57,7 @@ struct args {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, INFLIGHT_TYPE);
 	__uint(max_entries, 10240);
 	__type(key, __u64);
 	__type(value, struct args);
@@ -57,6 +69,30 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } reported SEC(".maps");
+
+#ifdef DEDUP
+struct seen_key {
+	__u32 pid;
+	__s32 pin;
+	char user[USER_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 10240);
+	__type(key, struct seen_key);
+	__type(value, __u8);
+} seen SEC(".maps");
+#endif
+
+#ifdef MAX_PER_PROCESS
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, __u32);
+} sent SEC(".maps");
+#endif
 
 static __always_inline void report(__u64 id, struct args *a, int ret)
 {
@@ -99,7 +135,7 @@ int BPF_KRETPROBE(on_check_pin_return, int ret)
 		return 0;
 #ifdef SKIP_NO_USER
 	if (ret < 0) {
-		bpf_map_delete_elem(&inflight, &key);
+		DELETE_INFLIGHT(&key);
 		return 0;
 	}
 #endif
@@ -110,12 +146,36 @@ int BPF_KRETPROBE(on_check_pin_return, int ret)
 	__u32 pid = id >> 32;
 	__u8 one = 1;
 
-	if (bpf_map_lookup_elem(&reported, &pid))
+	if (bpf_map_lookup_elem(&reported, &pid)) {
+		DELETE_INFLIGHT(&key);
 		return 0;
+	}
 	bpf_map_update_elem(&reported, &pid, &one, BPF_ANY);
 #endif
+#ifdef DEDUP
+	struct seen_key k = {.pid = id >> 32, .pin = a->pin};
+	__u8 yes = 1;
+
+	__builtin_memcpy(k.user, a->user, sizeof(k.user));
+	if (bpf_map_update_elem(&seen, &k, &yes, BPF_NOEXIST)) {
+		DELETE_INFLIGHT(&key);
+		return 0;
+	}
+#endif
+#ifdef MAX_PER_PROCESS
+	__u32 tgid = id >> 32, first = 1, *n = bpf_map_lookup_elem(&sent, &tgid);
+
+	if (!n) {
+		bpf_map_update_elem(&sent, &tgid, &first, BPF_NOEXIST);
+	} else if (*n >= MAX_PER_PROCESS) {
+		DELETE_INFLIGHT(&key);
+		return 0;
+	} else {
+		__sync_fetch_and_add(n, 1);
+	}
+#endif
 	report(id, a, ret);
-	bpf_map_delete_elem(&inflight, &key);
+	DELETE_INFLIGHT(&key);
 	return 0;
 }
 
