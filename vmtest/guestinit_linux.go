@@ -193,17 +193,24 @@ func loadModule(m string) error {
 	if _, err := os.Stat(filepath.Join("/sys/module", m)); err == nil {
 		return nil
 	}
-	fd, err := unix.Open(files[0], unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	return InsertModule(files[0])
+}
+
+// InsertModule loads the kernel module in file (.ko, or compressed as the
+// kernel's package ships it, which the kernel itself decompresses); one
+// already loaded is no error.
+func InsertModule(file string) error {
+	fd, err := unix.Open(file, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
 	flags := 0
-	if !strings.HasSuffix(files[0], ".ko") {
+	if !strings.HasSuffix(file, ".ko") {
 		flags = unix.MODULE_INIT_COMPRESSED_FILE
 	}
 	if err := unix.FinitModule(fd, "", flags); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("loading %s: %w", filepath.Base(files[0]), err)
+		return fmt.Errorf("loading %s: %w", filepath.Base(file), err)
 	}
 	return nil
 }

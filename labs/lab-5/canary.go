@@ -65,21 +65,25 @@ func newCanary() (*canary, error) {
 	if err != nil {
 		return nil, err
 	}
-	// key: the calling process's id, with bit (0 or readsBit).
-	program := func(bit uint32) (*ebpf.Program, error) {
-		insns := asm.Instructions{
+	// lookup looks up the calling process's id, with bit, in m: R0 is
+	// the value (or the program returns).
+	lookup := func(bit uint32) asm.Instructions {
+		return asm.Instructions{
 			asm.FnGetCurrentPidTgid.Call(),
 			asm.RSh.Imm(asm.R0, 32),
 			asm.Mov.Imm32(asm.R1, int32(bit)),
 			asm.Or.Reg32(asm.R0, asm.R1),
 			asm.StoreMem(asm.R10, -4, asm.R0, asm.Word),
-		}
-		insns = append(insns,
 			asm.LoadMapPtr(asm.R1, m.FD()),
 			asm.Mov.Reg(asm.R2, asm.R10),
 			asm.Add.Imm(asm.R2, -4),
 			asm.FnMapLookupElem.Call(),
 			asm.JEq.Imm(asm.R0, 0, "out"),
+		}
+	}
+	// key: the calling process's id, with bit (0 or readsBit).
+	program := func(bit uint32) (*ebpf.Program, error) {
+		insns := append(lookup(bit),
 			// value[0] += 1, not atomic
 			asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
 			asm.Add.Imm(asm.R1, 1),
@@ -95,17 +99,7 @@ func newCanary() (*canary, error) {
 	}
 	// value[0]: the flag "created" (plain load and store); value[1]: the
 	// threads that found it unset (atomic).
-	firsts := asm.Instructions{
-		asm.FnGetCurrentPidTgid.Call(),
-		asm.RSh.Imm(asm.R0, 32),
-		asm.Mov.Imm32(asm.R1, racerBit),
-		asm.Or.Reg32(asm.R0, asm.R1),
-		asm.StoreMem(asm.R10, -4, asm.R0, asm.Word),
-		asm.LoadMapPtr(asm.R1, m.FD()),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
+	firsts := append(lookup(racerBit),
 		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
 		asm.JNE.Imm(asm.R1, 0, "out"),
 		asm.Mov.Reg(asm.R6, asm.R0),
@@ -120,7 +114,7 @@ func newCanary() (*canary, error) {
 		asm.StoreXAdd(asm.R6, asm.R1, asm.DWord),
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
 		asm.Return(),
-	}
+	)
 	c := &canary{m: m, counts: map[uint32]bool{}}
 	if c.opens, err = program(0); err == nil {
 		if c.reads, err = program(readsBit); err == nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/bpflab/bpflab/internal/fileutil"
+	"github.com/bpflab/bpflab/vmtest"
 	"github.com/bpflab/bpflab/vmtest/kernels"
 	"golang.org/x/sys/unix"
 )
@@ -89,17 +90,8 @@ func loadLoop() error {
 	if len(files) == 0 {
 		return fmt.Errorf("no loop module for kernel %s among the lab's files", release)
 	}
-	fd, err := unix.Open(files[0], unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	if err := vmtest.InsertModule(files[0]); err != nil {
 		return err
-	}
-	defer unix.Close(fd)
-	flags := 0
-	if !strings.HasSuffix(files[0], ".ko") {
-		flags = unix.MODULE_INIT_COMPRESSED_FILE
-	}
-	if err := unix.FinitModule(fd, "", flags); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("loading %s: %w", filepath.Base(files[0]), err)
 	}
 	if _, err := os.Stat("/dev/loop-control"); err != nil {
 		return fmt.Errorf("the loop module loaded, but: %w", err)
