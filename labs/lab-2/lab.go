@@ -505,7 +505,7 @@ func rmTree(r *rand.Rand, f *fixtures) *harness.Process {
 	p := &harness.Process{Threads: r.IntN(2)}
 	top := f.mkdir(f.dir)
 	n := 40 + r.IntN(21)
-	for i := 0; n > 0; i++ {
+	for n > 0 {
 		sub := f.mkdir(top)
 		for j := 0; j < 8+r.IntN(8) && n > 0; j, n = j+1, n-1 {
 			name := filepath.Base(f.file(sub))
