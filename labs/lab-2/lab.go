@@ -179,8 +179,11 @@ func Rule(c *harness.CallResult) harness.Expect[Event] {
 
 var oracle = &harness.Oracle[Event]{
 	Rule: Rule,
+	// A hold writes to the file another thread deletes: an event with
+	// that path is about the deletion.
 	About: func(c *harness.CallResult, e Event) bool {
-		return e.Kind == kindEntry && e.Path == seen(c.Args.(FileArgs).Path)
+		a := c.Args.(FileArgs)
+		return e.Kind == kindEntry && a.Call != "hold" && e.Path == seen(a.Path)
 	},
 	Pid:        func(e Event) uint32 { return e.Pid },
 	Describe:   describe,
