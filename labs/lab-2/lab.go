@@ -57,7 +57,7 @@ var Lab = &harness.Lab{
 		{Name: checkSuccess, What: "every deletion that succeeded gives one return event with 0"},
 		{Name: checkErrors, What: "every deletion that failed gives one return event with its negative errno (ENOENT, EISDIR, ENOTDIR, ENAMETOOLONG, EACCES, EPERM)"},
 		{Name: checkRmdir, What: "removing a directory (rmdir, unlinkat with AT_REMOVEDIR) gives no event"},
-		{Name: checkOther, What: "creating, renaming, linking, opening and making directories give no event"},
+		{Name: checkOther, What: "creating, renaming, linking, opening, writing and making directories give no event"},
 		{Name: checkUnharmed, What: "every process runs all its calls to its end"},
 	}...),
 	Run:     run,
@@ -179,8 +179,11 @@ func Rule(c *harness.CallResult) harness.Expect[Event] {
 
 var oracle = &harness.Oracle[Event]{
 	Rule: Rule,
+	// A hold writes to the file another thread deletes: an event with
+	// that path is about the deletion.
 	About: func(c *harness.CallResult, e Event) bool {
-		return e.Kind == kindEntry && e.Path == seen(c.Args.(FileArgs).Path)
+		a := c.Args.(FileArgs)
+		return e.Kind == kindEntry && a.Call != "hold" && e.Path == seen(a.Path)
 	},
 	Pid:        func(e Event) uint32 { return e.Pid },
 	Describe:   describe,
@@ -209,6 +212,8 @@ func describe(c *harness.CallResult) string {
 			flags = "AT_REMOVEDIR"
 		}
 		s = fmt.Sprintf("unlinkat(%s, %s, %s)", dirfd, q(a.Path), flags)
+	case "hold":
+		s = fmt.Sprintf("write(<fd of %s>, buf, 1), held while other threads start deleting", q(a.Path))
 	case "rename", "link":
 		s = fmt.Sprintf("%s(%s, %s)", a.Call, q(a.Path), q(a.NewPath))
 	default:
@@ -219,6 +224,9 @@ func describe(c *harness.CallResult) string {
 	}
 	if a.Nobody {
 		s += " as uid 65534"
+	}
+	if a.Stage != 0 {
+		s += ", while other threads of the process were inside the function too"
 	}
 	if c.State == harness.Done {
 		if c.Result.Errno != 0 {
@@ -245,6 +253,9 @@ func hint(f *harness.Failure[Event]) string {
 			if f.Every {
 				return "no entry event reached the ring buffer: in the kprobe, reserve a struct event with kind EVENT_ENTRY, fill it and submit it"
 			}
+			if f.Call != nil && f.Call.Args.(FileArgs).Stage != 0 {
+				return "several threads of one process were inside the function at once: send the entry event from the kprobe, or keep what you save for the kretprobe per thread (all of bpf_get_current_pid_tgid()), not per process or per CPU"
+			}
 			return "every call must give an entry event: look for conditions (the caller's name, a count, the dfd) that make your kprobe skip one"
 		case harness.Extra:
 			return "send one entry event per call, from the kprobe only"
@@ -269,6 +280,9 @@ func hint(f *harness.Failure[Event]) string {
 	case checkSuccess, checkErrors:
 		switch f.Kind {
 		case harness.Missing:
+			if f.Call != nil && f.Call.Args.(FileArgs).Stage != 0 {
+				return "several threads of one process were inside the function at once: whatever the kretprobe looks up from the kprobe must be keyed by thread (all of bpf_get_current_pid_tgid()), not by process"
+			}
 			return "in the kretprobe, send an event with kind EVENT_RETURN and the return value, for every call, whatever it returned"
 		case harness.Mismatch:
 			if harness.Unset(uint64(f.Got.Ret), 8) || harness.Unset(uint64(f.Got.Pid), 4) {
@@ -294,8 +308,32 @@ type fixtures struct {
 	r     *rand.Rand
 	dir   string // 0755, root's: plain files and directories
 	long  string // a directory whose name makes paths longer than PATH_LEN
+	deep  string // nested directories: a file in it has a path of deepLen bytes
+	run   string // a directory in /run
+	shm   string // a directory in /dev/shm
 	stick string // 01777: a sticky directory like /tmp
 	err   error
+}
+
+// deepLen is the length of a path in fixtures.deep: near PATH_MAX (4096
+// with its NUL), and longer than the name a struct filename holds inline
+// (EMBEDDED_NAME_MAX, about 4064 bytes), so the kernel keeps it apart from
+// the struct: name->name is the path, name->iname is empty.
+const deepLen = 4090
+
+// mkdeep makes nested directories under dir whose path, with a file name
+// of fileLen bytes, is deepLen bytes long, and returns it.
+func mkdeep(dir string, fileLen int) (string, error) {
+	left := deepLen - fileLen - 1 - len(dir) // the components and their slashes
+	for left > 0 {
+		n := min(left, 251) // a slash and up to 250 bytes
+		if left-n == 1 {
+			n-- // the last component needs a byte of its own
+		}
+		dir += "/" + strings.Repeat("deep", 63)[:n-1]
+		left -= n
+	}
+	return dir, os.MkdirAll(dir, 0o755)
 }
 
 func (f *fixtures) name(prefix string) string {
@@ -303,7 +341,12 @@ func (f *fixtures) name(prefix string) string {
 }
 
 func (f *fixtures) file(dir string) string {
-	p := filepath.Join(dir, f.name("f"))
+	return f.named(dir, f.name("f"))
+}
+
+// named makes a file of that name in dir.
+func (f *fixtures) named(dir, name string) string {
+	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, nil, 0o644); err != nil && f.err == nil {
 		f.err = err
 	}
@@ -356,6 +399,26 @@ var deletions = []caseKind{
 	{1, func(f *fixtures) FileArgs { // longer than struct event's path
 		return FileArgs{Call: "unlink", Path: f.file(f.long)}
 	}},
+	{1, func(f *fixtures) FileArgs { // near PATH_MAX: not inline in struct filename
+		return FileArgs{Call: "unlink", Path: f.file(f.deep)}
+	}},
+	// Names a program might take for noise: files in /run and /dev/shm,
+	// editor and lock files.
+	{1, func(f *fixtures) FileArgs { return FileArgs{Call: "unlink", Path: f.file(f.run)} }},
+	{1, func(f *fixtures) FileArgs { return FileArgs{Call: "unlinkat", Path: f.file(f.shm)} }},
+	{1, func(f *fixtures) FileArgs { return FileArgs{Call: "unlink", Path: f.named(f.dir, f.name("notes")+"~")} }},
+	{1, func(f *fixtures) FileArgs {
+		return FileArgs{Call: "unlinkat", Dir: f.dir, Path: filepath.Base(f.named(f.dir, "."+f.name("f")+".swp"))}
+	}},
+	{1, func(f *fixtures) FileArgs {
+		return FileArgs{Call: "unlink", Cwd: f.dir, Path: filepath.Base(f.named(f.dir, f.name("f")+".tmp"))}
+	}},
+	{1, func(f *fixtures) FileArgs {
+		return FileArgs{Call: "unlinkat", Dir: f.run, Path: filepath.Base(f.named(f.run, f.name("f")+".lock"))}
+	}},
+	{1, func(f *fixtures) FileArgs {
+		return FileArgs{Call: "unlink", Path: filepath.Join(f.shm, f.name("missing")+".lock"), Want: unix.ENOENT}
+	}},
 	{1, func(f *fixtures) FileArgs {
 		return FileArgs{Call: "unlink", Path: filepath.Join(f.dir, f.name("missing")), Want: unix.ENOENT}
 	}},
@@ -396,9 +459,15 @@ var decoys = []caseKind{
 
 // scenario builds the run's processes from r: every kind of deletion and
 // decoy, each 2 or 3 times (from a main thread, from another thread, then
-// from any), dealt at random to 4 to 6 processes with random names and 1
-// or 2 extra threads, in random order; processes start a few at a time so
+// from any), dealt at random to 5 to 7 processes with 1 or 2 extra
+// threads, in random order; besides them, a process that deletes a tree of
+// many files as rm -rf does, and two whose threads delete at once (see
+// together). All have random names, and processes start a few at a time so
 // they run together.
+//
+// A dealt process makes at most 18 deletions (90 calls at most, over 5
+// processes or more), the together processes 8: only the rm process
+// deletes more than 20 files.
 func scenario(r *rand.Rand, f *fixtures) *harness.Scenario {
 	// Each kind runs at least twice: once from a main thread (the smallest
 	// case a report can show) and once from another thread (so a program
@@ -417,15 +486,74 @@ func scenario(r *rand.Rand, f *fixtures) *harness.Scenario {
 		}
 	}
 	r.Shuffle(len(calls), func(i, j int) { calls[i], calls[j] = calls[j], calls[i] })
-	procs := make([]*harness.Process, 4+r.IntN(3))
+	procs := make([]*harness.Process, 5+r.IntN(3))
 	for i := range procs {
 		procs[i] = &harness.Process{Threads: 1 + r.IntN(2)}
 	}
 	harness.Deal(r, procs, calls)
+	procs = append(procs, rmTree(r, f), together(r, f), together(r, f))
+	r.Shuffle(len(procs), func(i, j int) { procs[i], procs[j] = procs[j], procs[i] })
 	for i, c := range harness.RandomComms(r, len(procs)) {
 		procs[i].Comm = c
 	}
 	return &harness.Scenario{Procs: procs, Together: 3}
+}
+
+// rmTree is a process that deletes a tree of 40 to 60 files as rm -rf
+// does, from its main thread, as fast as it can: unlinkat(dirfd, name, 0)
+// for each file of a directory, then unlinkat(parent, dir, AT_REMOVEDIR).
+// A program that reports a process's first deletions only, or so many a
+// second, misses most of them.
+func rmTree(r *rand.Rand, f *fixtures) *harness.Process {
+	p := &harness.Process{Threads: r.IntN(2)}
+	top := f.mkdir(f.dir)
+	n := 40 + r.IntN(21)
+	for n > 0 {
+		sub := f.mkdir(top)
+		for j := 0; j < 8+r.IntN(8) && n > 0; j, n = j+1, n-1 {
+			name := filepath.Base(f.file(sub))
+			p.Calls = append(p.Calls, harness.Call{Op: opFile, Args: FileArgs{Call: "unlinkat", Dir: sub, Path: name}, Weight: 1})
+		}
+		p.Calls = append(p.Calls, harness.Call{Op: opFile, Weight: 1,
+			Args: FileArgs{Call: "unlinkat", Dir: top, Path: filepath.Base(sub), Flags: unix.AT_REMOVEDIR}})
+	}
+	p.Calls = append(p.Calls, harness.Call{Op: opFile, Args: FileArgs{Call: "rmdir", Path: top}, Weight: 1})
+	return p
+}
+
+// together is a process whose threads are inside the deleting function at
+// the same time, in two batches. Each batch is a hold (trigger.c) on the
+// main thread and four deletions in one directory, one per other thread:
+// the deletion of the held file starts first and waits in the function
+// for the file's lock, the others wait there for the directory's, and only
+// then does the hold let them go. So every deletion of a batch starts
+// before any returns, on every kernel, seed and number of CPUs, and
+// deterministically: a program that pairs an entry with its return by
+// process (or by CPU) instead of by thread loses or mixes up all but one
+// of the four. Two of the four are absolute names and two relative, two
+// succeed and two fail, so such a program fails every check on returns,
+// or on entries, whichever deletion ends first.
+func together(r *rand.Rand, f *fixtures) *harness.Process {
+	p := &harness.Process{Threads: 4}
+	for range 2 {
+		dir := f.mkdir(f.dir)
+		held := f.file(dir)
+		stage2 := []FileArgs{
+			{Call: "unlinkat", Dir: dir, Path: filepath.Base(f.file(dir))},
+			{Call: "unlink", Path: filepath.Join(dir, f.name("missing")), Want: unix.ENOENT},
+			{Call: "unlinkat", Dir: dir, Path: f.name("missing"), Want: unix.ENOENT},
+		}
+		r.Shuffle(len(stage2), func(i, j int) { stage2[i], stage2[j] = stage2[j], stage2[i] })
+		threads := r.Perm(4)
+		p.Calls = append(p.Calls,
+			harness.Call{Op: opFile, Args: FileArgs{Call: "hold", Path: held, Flags: len(stage2)}, Weight: 2, Async: true},
+			harness.Call{Op: opFile, Args: FileArgs{Call: "unlink", Path: held, Stage: 1}, Thread: 1 + threads[0], Weight: 2, Async: true})
+		for i, a := range stage2 {
+			a.Stage = 2
+			p.Calls = append(p.Calls, harness.Call{Op: opFile, Args: a, Thread: 1 + threads[1+i], Weight: 2, Async: i < len(stage2)-1})
+		}
+	}
+	return p
 }
 
 func run(ctx context.Context, g *harness.G) {
@@ -452,6 +580,31 @@ func run(ctx context.Context, g *harness.G) {
 	os.Chmod(f.stick, 0o1777)
 	f.long = filepath.Join(f.dir, strings.Repeat("long", 60))
 	os.Mkdir(f.long, 0o755)
+	f.deep, err = mkdeep(f.dir, len("f-01234567")) // as f.name("f") names files
+	if err != nil {
+		g.Fail("grader", "making nested directories: "+err.Error(), "", "")
+		return
+	}
+	// Directories of the run's own in /run and /dev/shm (the guest's
+	// /dev has no shm: it is made), removed once the programs are
+	// detached.
+	for _, d := range []*string{&f.run, &f.shm} {
+		parent := "/run"
+		if d == &f.shm {
+			parent = "/dev/shm"
+			if err := os.MkdirAll(parent, 0o1777); err != nil {
+				g.Fail("grader", err.Error(), "", "")
+				return
+			}
+		}
+		*d, err = os.MkdirTemp(parent, "")
+		if err != nil {
+			g.Fail("grader", err.Error(), "", "")
+			return
+		}
+		defer os.RemoveAll(*d)
+		os.Chmod(*d, 0o755)
+	}
 	sc := scenario(g.Rand, f)
 	launcher, err := g.Launcher()
 	if err == nil {

@@ -35,6 +35,16 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/name-filter.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative"}},
 		{Src: "testdata/wrong/first-few.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative"}},
 		{Src: "testdata/wrong/once-per-process.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative"}},
+		// Read name->iname: empty for the scenario's path of 4090 bytes.
+		{Src: "testdata/wrong/inline-name.bpf.c", Fail: []string{"unlink-reported"}},
+		{Src: "testdata/wrong/skip-noise.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative", "return-success", "return-errors"}},
+		// Only the rm -rf process deletes more than 20 files, all with
+		// unlinkat(dirfd, name, 0), all successfully.
+		{Src: "testdata/wrong/per-pid-rate.bpf.c", Fail: []string{"unlinkat-relative", "return-success"}},
+		// The together processes' batches: five deletions inside the
+		// function at once, each batch with every kind of name and end.
+		{Src: "testdata/wrong/tgid-pairing.bpf.c", Fail: []string{"return-success", "return-errors"}},
+		{Src: "testdata/wrong/percpu-scratch.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative"}},
 		{Src: "testdata/wrong/kill-deleters.bpf.c", Fail: []string{"unlink-reported", "unlinkat-relative", "return-success", "return-errors", "processes-unharmed"},
 			MayFail: []string{"rmdir-not-reported", "other-ops-silent"}},
 	}, func(t *testing.T, c labtest.Case, r *harness.Report) {
