@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"golang.org/x/sys/unix"
 )
 
 // Scene is what a lab hands the harness to run a scenario and judge it:
@@ -60,11 +58,9 @@ type Outcome[E comparable] struct {
 	Stats Stats
 	// Misses is how many runs of the programs the kernel skipped in the
 	// last round of the scenario (and of its reborn processes); Replayed
-	// how many processes were run again. RunTime is the longest mean run
-	// of the programs in a round (where the kernel counts run time).
+	// how many processes were run again.
 	Misses   uint64
 	Replayed int
-	RunTime  time.Duration
 	// Events are all the events the programs sent, every round's.
 	Events []E
 }
@@ -91,12 +87,6 @@ func RunScene[E comparable](ctx context.Context, s *Scene[E], launcher *Launcher
 		return nil, fmt.Errorf("the lab's oracle names no LiveCheck among the scene's checks (%q): a process the program kills could not be judged", s.Oracle.LiveCheck)
 	}
 	out := &Outcome[E]{}
-	// Run-time statistics (5.8 and later), to tell a program that runs
-	// long from the kernel's own skips; without them, the bound is not
-	// applied.
-	if stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
-		defer stats.Close()
-	}
 	// round runs processes with the programs attached and returns how they
 	// ran, what the programs sent, and how many runs the kernel skipped.
 	round := func(sc *Scenario) ([]*ProcResult, []E, uint64, error) {
@@ -112,7 +102,7 @@ func RunScene[E comparable](ctx context.Context, s *Scene[E], launcher *Launcher
 			started.Kill()
 			return nil, nil, 0, &AttachError{err}
 		}
-		before := runStats(s.Progs)
+		before := misses(s.Progs)
 		col, err := Collect(s.Events, s.Decode)
 		if err != nil {
 			detach()
@@ -121,11 +111,7 @@ func RunScene[E comparable](ctx context.Context, s *Scene[E], launcher *Launcher
 		}
 		procs, err := started.Go(ctx)
 		events, st := col.Stop()
-		after := runStats(s.Progs)
-		missed := after.misses - before.misses
-		if n := after.runs - before.runs; n > 0 {
-			out.RunTime = max(out.RunTime, (after.runtime-before.runtime)/time.Duration(n))
-		}
+		missed := misses(s.Progs) - before
 		detach()
 		out.Stats.Total += st.Total
 		out.Stats.Bad += st.Bad
@@ -145,7 +131,7 @@ func RunScene[E comparable](ctx context.Context, s *Scene[E], launcher *Launcher
 		}
 		out.Events = append(out.Events, events...)
 		verdicts := Judge(s.Oracle, procs, events, s.Checks)
-		for r := 0; r < MaxReplays && missed > 0 && s.Replayable && out.RunTime <= MaxReplayRunTime; r++ {
+		for r := 0; r < MaxReplays && missed > 0 && s.Replayable; r++ {
 			suspects := skippedLooking(verdicts, procs)
 			// Each skipped run explains at most one process's missing
 			// event: more suspects than skips means the program missed
@@ -220,35 +206,20 @@ func RunScene[E comparable](ctx context.Context, s *Scene[E], launcher *Launcher
 	return out, nil
 }
 
-// progStats are the programs' counts: recursion misses (0 where the
-// kernel does not report them), and, where run-time statistics are on,
-// runs and the time they took.
-type progStats struct {
-	misses, runs uint64
-	runtime      time.Duration
-}
-
-func runStats(progs []*ebpf.Program) progStats {
-	var n progStats
+// misses is the programs' recursion-miss count (0 where the kernel does
+// not report it).
+func misses(progs []*ebpf.Program) uint64 {
+	var n uint64
 	for _, p := range progs {
 		if p == nil {
 			continue
 		}
 		if st, err := p.Stats(); err == nil {
-			n.misses += st.RecursionMisses
-			n.runs += st.RunCount
-			n.runtime += st.Runtime
+			n += st.RecursionMisses
 		}
 	}
 	return n
 }
-
-// MaxReplayRunTime bounds the mean run of the programs in a round for its
-// skipped-looking processes to run again: a program that runs that long
-// makes the kernel skip other runs itself (a program that spins to get
-// its mistakes replayed one at a time does), and the misses are its own.
-// The labs' reference programs run for microseconds, under TCG too.
-const MaxReplayRunTime = time.Millisecond
 
 // skippedLooking returns the processes whose failures are what a skipped
 // run of the program leaves and nothing else: a missing event, and, where
@@ -332,11 +303,7 @@ func (o *Outcome[E]) Remarks(g *G, header string) []*Verdict[E] {
 	if o.Replayed > 0 {
 		g.Report.Notes = append(g.Report.Notes, fmt.Sprintf("the kernel skipped runs of your program while another was preempted on the CPU (recursion misses); %d process(es) whose events went missing were run again", o.Replayed))
 	}
-	switch {
-	case o.Misses > 0 && o.RunTime > MaxReplayRunTime:
-		g.Report.Notes = append(g.Report.Notes, fmt.Sprintf("the kernel skipped %d run(s) of your program(s) (recursion misses) while one ran, %v a run on average: "+
-			"a program that runs this long makes the kernel skip others, so their missing events are yours (keep a run short: no long loops)", o.Misses, o.RunTime.Round(time.Microsecond)))
-	case o.Misses > 0:
+	if o.Misses > 0 {
 		g.Report.Notes = append(g.Report.Notes, fmt.Sprintf("the kernel skipped %d run(s) of your program(s) in the last round (recursion misses): missing events may be the kernel's, grade again", o.Misses))
 	}
 	verdicts := o.Verdicts
