@@ -210,14 +210,7 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 // rest. Control characters show as Go escapes (\n, \x1b), and so do bytes
 // that are not UTF-8; a tab stays.
 func Printable(s string) string {
-	ok := true
-	for _, c := range s {
-		if c != '\t' && !strconv.IsPrint(c) && c != ' ' || c == utf8.RuneError {
-			ok = false
-			break
-		}
-	}
-	if ok {
+	if utf8.ValidString(s) && strings.IndexFunc(s, unprintable) < 0 {
 		return s
 	}
 	var b strings.Builder
@@ -226,16 +219,20 @@ func Printable(s string) string {
 		switch {
 		case c == utf8.RuneError && n <= 1:
 			fmt.Fprintf(&b, "\\x%02x", s[i])
-		case c == '\t' || c == ' ' || strconv.IsPrint(c):
-			b.WriteString(s[i : i+n])
-		default:
+		case unprintable(c):
 			q := strconv.QuoteRune(c)
 			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
 		}
 		i += n
 	}
 	return b.String()
 }
+
+// unprintable tells a rune Printable escapes: all but printable ones and
+// a tab.
+func unprintable(c rune) bool { return c != '\t' && !strconv.IsPrint(c) }
 
 // WriteJSON writes reports to path ("-" for stdout).
 func WriteJSON(path string, reports []*Report) error {

@@ -443,25 +443,29 @@ const maxReborn = 3
 // enriched asks the Go program about every event of the scenario's
 // processes and compares its answer with the opener's workload.
 func enriched(g *harness.G, client *kube.Client, out *harness.Outcome[Event], cg where) {
-	byPid := map[uint32]*harness.ProcResult{}
-	for _, p := range out.Procs {
-		if byPid[uint32(p.Pid)] == nil {
-			byPid[uint32(p.Pid)] = p
+	// opener is the process an event is from: processes that took an
+	// ended one's id share it, and then it is the one in the cgroup the
+	// event names, if there is one.
+	opener := func(e Event) *harness.ProcResult {
+		var first *harness.ProcResult
+		for _, q := range out.Procs {
+			if q.Pid != int(e.Pid) {
+				continue
+			}
+			if cg[q.Process].ID == e.CgroupID {
+				return q
+			}
+			if first == nil {
+				first = q
+			}
 		}
+		return first
 	}
 	var fails []string
 	cases := 0
 	asked := map[[2]uint64]bool{}
 	for _, e := range out.Events {
-		p := byPid[e.Pid]
-		// Processes that took an ended one's id share it: the event's is
-		// the one in the cgroup it names, if there is one.
-		for _, q := range out.Procs {
-			if q.Pid == int(e.Pid) && cg[q.Process].ID == e.CgroupID {
-				p = q
-				break
-			}
-		}
+		p := opener(e)
 		if p == nil || asked[[2]uint64{uint64(e.Pid), e.CgroupID}] {
 			continue
 		}

@@ -43,11 +43,7 @@ int BPF_KPROBE(on_unlink, int dfd, struct filename *name)
 		return 0;
 	}
 	p->n++;
-	struct event *e = start_event(EVENT_ENTRY);
-	if (!e)
-		return 0;
-	bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(name, name));
-	bpf_ringbuf_submit(e, 0);
+	report_entry(name);
 	return 0;
 }
 
@@ -59,10 +55,6 @@ int BPF_KRETPROBE(on_unlink_ret, int ret)
 		bpf_map_delete_elem(&muted, &id);
 		return 0;
 	}
-	struct event *e = start_event(EVENT_RETURN);
-	if (!e)
-		return 0;
-	e->ret = ret;
-	bpf_ringbuf_submit(e, 0);
+	report_return(ret);
 	return 0;
 }

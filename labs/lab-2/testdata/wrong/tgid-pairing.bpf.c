@@ -17,13 +17,9 @@ SEC("kprobe/do_unlinkat")
 int BPF_KPROBE(on_unlink, int dfd, struct filename *name)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32, one = 1;
-	struct event *e = start_event(EVENT_ENTRY);
 
 	bpf_map_update_elem(&inflight, &pid, &one, BPF_ANY);
-	if (!e)
-		return 0;
-	bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(name, name));
-	bpf_ringbuf_submit(e, 0);
+	report_entry(name);
 	return 0;
 }
 
@@ -34,10 +30,6 @@ int BPF_KRETPROBE(on_unlink_ret, int ret)
 	if (!bpf_map_lookup_elem(&inflight, &pid))
 		return 0;
 	bpf_map_delete_elem(&inflight, &pid);
-	struct event *e = start_event(EVENT_RETURN);
-	if (!e)
-		return 0;
-	e->ret = ret;
-	bpf_ringbuf_submit(e, 0);
+	report_return(ret);
 	return 0;
 }
