@@ -20,7 +20,9 @@ func TestLab(t *testing.T) {
 		// Both programs must be on check_pin: the attach check says so.
 		{Src: "testdata/wrong/sibling.bpf.c", Fail: []string{"attach"}},
 		{Src: "testdata/wrong/ret-other-function.bpf.c", Fail: []string{"attach"}},
-		{Src: "testdata/wrong/pid-keyed.bpf.c", Fail: []string{"concurrent-calls"}},
+		// Keyed by process: the burst's threads call at once too, and
+		// whether two of them overlap there depends on the interleaving.
+		{Src: "testdata/wrong/pid-keyed.bpf.c", Fail: []string{"concurrent-calls"}, MayFail: []string{"calls-reported"}},
 		{Src: "testdata/wrong/tid-not-pid.bpf.c", Fail: calls},
 		{Src: "testdata/wrong/kernel-read.bpf.c", Fail: calls},
 		{Src: "testdata/wrong/short-user.bpf.c", Fail: calls},
