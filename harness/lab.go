@@ -55,6 +55,11 @@ type Lab struct {
 	// enough), for a lab whose programs must be right on several CPUs
 	// at once.
 	CPUs int
+	// Simultaneous says the lab's vCPUs must run at the same moment, not
+	// only exist: its mistakes are races, which show only when two CPUs
+	// execute together. Its tests then hold the host's cores to
+	// themselves; a lab that only moves work between CPUs shares them.
+	Simultaneous bool
 	// Build, when set, builds the lab's own programs (the binaries its
 	// probes attach to) on the host, from the lab's directory src into
 	// the empty directory out, with the host's compiler. They reach the

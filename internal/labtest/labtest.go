@@ -101,17 +101,19 @@ func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.
 		t.Fatal(err)
 	}
 	if lab.CPUs > 1 {
-		// Its vCPUs must run at the same time: one guest at a time, and
-		// no other test's guest beside it. Compiling, above, and booting
-		// each kernel to save its guest with that many vCPUs (the first
-		// run on a fresh cache), below, need no such thing: they run
-		// beside other tests.
+		// Booting each kernel to save its guest with that many vCPUs (the
+		// first run on a fresh cache) runs beside other tests, whatever
+		// the lab.
 		saveGuests(t, kernels, bin, lab.CPUs)
+	}
+	if lab.Simultaneous {
+		// Its vCPUs must run at the same time: one guest at a time, and
+		// no other test's guest beside it.
 		testvm.Exclusive(t)
 	}
 	for _, k := range kernels {
 		t.Run(k.Alias, func(t *testing.T) {
-			if lab.CPUs <= 1 {
+			if !lab.Simultaneous {
 				t.Parallel()
 			}
 			mine := append([]harness.Compiled(nil), compiled...)
@@ -120,9 +122,12 @@ func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.
 			}
 			var log strings.Builder
 			// Warm starts, as 'bpflab grade' has them: the guests saved
-			// for the default cache, shared with the other packages' tests.
+			// for the default cache, shared with the other packages' tests;
+			// cold boots with BPFLAB_COLD=1, as 'bpflab grade' has them
+			// then, for a binary built once (a new lab's test), whose saved
+			// guests no later run would restore.
 			cfg := vmtest.Config{Kernel: k.Path, Init: bin, Accel: "tcg", Stdout: &log, Stderr: &log, Log: testvm.Logger(t), CacheDir: testvm.CacheDir(),
-				RunTimeout: 5*time.Minute + time.Duration(len(mine))*20*time.Second}
+				RunTimeout: 5*time.Minute + time.Duration(len(mine))*20*time.Second, Cold: os.Getenv("BPFLAB_COLD") == "1"}
 			reports, err := harness.GradeInVM(ctx, lab, mine, k.Alias, cfg, t.TempDir())
 			if err != nil {
 				repro := []string{"bin/bpflab", "grade", lab.ID, "--kernel", k.Alias, "-v", "--console"}

@@ -46,6 +46,8 @@ var Lab = &harness.Lab{
 	Source:   "count.bpf.c",
 	Solution: "solution/count.bpf.c",
 	CPUs:     2,
+	// Lost counts are races: they show only when both vCPUs run at once.
+	Simultaneous: true,
 	Wants: []harness.ProgramWant{
 		{Sections: []string{openatSection}},
 		{Sections: []string{readSection}},
