@@ -35,7 +35,7 @@ func TestLab(t *testing.T) {
 		// host (lab 3's matrix runs beside other tests), 6.18 and 7.x
 		// now and then report a call with the arguments of the thread's
 		// call before it: the entry left behind is what the uretprobe
-		// finds (seen in 3 of 30 gradings there, never for the solution,
+		// finds (seen in 3 of 20 gradings there, never for the solution,
 		// which deletes it).
 		{Src: "testdata/wrong/no-delete.bpf.c", Fail: []string{"entries-deleted"}, MayFail: calls},
 		// pinlock moves calls to the other CPU, one at a time and at once.
