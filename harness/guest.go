@@ -127,8 +127,14 @@ func supervise(ctx context.Context, lab *Lab, label, obj, prog, kernel string, s
 	if err := errors.Join(err1, err2); err != nil {
 		return fail(err.Error())
 	}
+	if kt != nil || cg != nil {
+		cmd.Env = os.Environ()
+	}
 	if kt != nil {
-		cmd.Env = append(os.Environ(), kernelTypesEnv+"=1")
+		cmd.Env = append(cmd.Env, kernelTypesEnv+"=1")
+	}
+	if cg != nil {
+		cmd.Env = append(cmd.Env, scopedEnv+"=1")
 	}
 	if err := cmd.Start(); err != nil {
 		return fail("starting the grader: " + err.Error())

@@ -262,7 +262,14 @@ type Launcher struct {
 	line bool // bin is a lab's C trigger: it reads a LinePlan
 	env  []string
 	exes map[string]string // a lab program's directory of names
+	// scoped says the grader runs in a cgroup that is killed when it
+	// ends ([scopedEnv]): its processes need no parent-death signal.
+	scoped bool
 }
+
+// scopedEnv is set for a worker that runs in its own cgroup, which the
+// guest's grader kills when the worker ends.
+const scopedEnv = "BPFLAB_WORKER_SCOPE"
 
 // NewLauncher makes a launcher of the running binary in dir (which it
 // owns), copied there when a process first needs it.
@@ -281,7 +288,8 @@ func newLauncher(dir, trigger string) (*Launcher, error) {
 		}
 		src = self
 	}
-	return &Launcher{dir: dir, src: src, bin: filepath.Join(dir, ".trigger"), line: trigger != "", env: processEnv}, nil
+	return &Launcher{dir: dir, src: src, bin: filepath.Join(dir, ".trigger"), line: trigger != "", env: processEnv,
+		scoped: os.Getenv(scopedEnv) == "1"}, nil
 }
 
 // processEnv is the environment of a scenario's processes: that of a
@@ -562,6 +570,14 @@ func (l *Launcher) command(pr *ProcResult, cgroupFD int, errs *bytes.Buffer) (*e
 	cmd := exec.Command(l.path(pr.Process), args...)
 	cmd.Env = l.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if l.scoped && pr.Process.Cgroup == "" && pr.Index%2 == 1 {
+		// A parent-death signal keeps a process from outliving the
+		// grader, and few processes have one: a program could act only
+		// on those that do. In a cgroup killed with the grader, every
+		// other process goes without. (A process in a cgroup of its own,
+		// a lab 7 pod's, keeps it.)
+		cmd.SysProcAttr.Pdeathsig = 0
+	}
 	if pr.Process.Cgroup != "" {
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, cgroupFD
 	}

@@ -229,6 +229,12 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 			recordKVM(cfg.CacheDir, true)
 		}
 	}
+	var e *Error
+	if cfg.Accel == "kvm" && errors.As(err, &e) && (res == nil || res.Boot == 0) && (e.Class == ClassInfra || e.Class == ClassBootHang) && !strings.Contains(e.Msg, "--accel") {
+		// Asked for outright: say that KVM, not the kernel, is the
+		// likely cause (a nested KVM that cannot run this guest).
+		e.Msg += "; the guest did not start under KVM: this host's KVM may not run guests (bpflab doctor), boot with --accel tcg or auto"
+	}
 	for i := 0; i < BootRetries && bootOops(res, err) && ctx.Err() == nil; i++ {
 		// The payload never ran: the kernel oopsed on its own while
 		// booting. Under TCG with two vCPUs, the 6.18 cloud kernel does

@@ -400,3 +400,20 @@ func TestDynamicPayload(t *testing.T) {
 		t.Errorf("stdout %q: forged frame bytes did not come back as plain output", stdout)
 	}
 }
+
+// A guest that does not start under KVM, asked for outright, names KVM
+// and the way around it: here QEMU refuses the CPU as a nested KVM that
+// cannot run guests makes it do.
+func TestKVMRefusedNamesTCG(t *testing.T) {
+	qemu := filepath.Join(t.TempDir(), "qemu")
+	script := "#!/bin/sh\necho 'qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69' >&2\nexit 1\n"
+	if err := os.WriteFile(qemu, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err := bootWith(t, testvm.Default(t), "", func(c *vmtest.Config, _ *vmtest.Job) {
+		c.Accel, c.QEMU = "kvm", qemu
+	}, false)
+	if vmtest.ClassOf(err) != vmtest.ClassInfra || !strings.Contains(err.Error(), "failed to set MSR") || !strings.Contains(err.Error(), "--accel tcg") {
+		t.Errorf("got %v (class %v), want an infra error that says QEMU's and names --accel tcg", err, vmtest.ClassOf(err))
+	}
+}

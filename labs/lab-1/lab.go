@@ -287,10 +287,13 @@ func nearMisses(r *rand.Rand, long string) []string {
 		// must show in more than one or two calls.
 		"/var/tmp/etc/passwd", "/opt/etc/passwd",
 		// Names of the target's length: in another directory, and one
-		// byte off, at the last byte, the first, and anywhere (a program
-		// that compares fewer bytes than the name has, or only its end).
+		// byte off, at the last byte, the first, the slash after /etc
+		// (a program that compares "/etc" and "passwd" apart), and
+		// anywhere (a program that compares fewer bytes than the name
+		// has, or only its end).
 		"/tmp/passwd", "/var/passwd",
-		harness.OneOff(r, Target, len(Target)-1), harness.OneOff(r, Target, len(Target)-1), harness.OneOff(r, Target, 0), harness.OneOff(r, Target, r.IntN(len(Target))),
+		harness.OneOff(r, Target, len(Target)-1), harness.OneOff(r, Target, len(Target)-1), harness.OneOff(r, Target, 0),
+		harness.OneOff(r, Target, len("/etc")), harness.OneOff(r, Target, r.IntN(len(Target))),
 		// Its own bytes in another order: a program that compares sums
 		// or counts of bytes takes it for the target.
 		swapped(r),

@@ -208,6 +208,10 @@ type OrderArgs struct {
 	// Edge puts the string the probe passes (the item, or the audit
 	// record) at the end of a mapping whose next page is unmapped.
 	Edge bool
+	// Burst marks an order of the run's burst (see [scenario]), Again
+	// one placed again as it was, as a retry does; orders.c never sees
+	// either.
+	Burst, Again bool
 }
 
 // Words are the call as orders.c reads it.
@@ -276,6 +280,12 @@ func describe(c *harness.CallResult) string {
 	edge := ""
 	if a.Edge {
 		edge = " (the string ends where its mapping does: the next page is unmapped)"
+	}
+	switch {
+	case a.Again:
+		edge += ", the same order placed again"
+	case a.Burst:
+		edge += fmt.Sprintf(", the process's call %d of %d (a burst of orders from all its threads)", c.Index+1, len(c.Proc.Calls))
 	}
 	switch a.Op {
 	case "place":
@@ -454,10 +464,14 @@ func quantity(r *rand.Rand, wide bool) int32 {
 // bits), cancelling some (same arguments, another probe) and auditing
 // some, one thread at a time and then all at once. Quantities come from
 // the whole int range, its edges included; every case of edgeCalls is
-// made twice, in two processes, on any of their threads.
+// made twice, in two processes, on any of their threads. One process also
+// places a burst of 36 to 55 orders from all its threads at once, about a
+// quarter of them the order before placed again.
 func scenario(r *rand.Rand, exes []string) *harness.Scenario {
 	sc := &harness.Scenario{Together: 3}
-	for i := 0; i < 4+r.IntN(2); i++ {
+	nProcs := 4 + r.IntN(2)
+	burster := r.IntN(nProcs)
+	for i := 0; i < nProcs; i++ {
 		// Every build, the first processes one each.
 		exe := exes[r.IntN(len(exes))]
 		if i < len(exes) {
@@ -484,6 +498,25 @@ func scenario(r *rand.Rand, exes []string) *harness.Scenario {
 			}
 			call(op, thread, false, 0)
 		}
+		if i == burster {
+			// A burst: many orders from all threads at once, some of
+			// them placed again as they were (a retry). A program that
+			// stops after some number of events per process, drops an
+			// id it has seen, or whose ring buffer is too small for a
+			// burst misses some.
+			n := burstOrders + r.IntN(burstMore)
+			t0 := r.IntN(p.Threads + 1)
+			var prev OrderArgs
+			for k := 0; k < n; k++ {
+				a := OrderArgs{Op: "place", ID: r.Uint64N(1 << 62), Item: item(r), Quantity: quantity(r, false), Burst: true}
+				if k > 0 && r.IntN(4) == 0 {
+					a, a.Again = prev, true
+				}
+				prev = a
+				thread := (t0 + k) % (p.Threads + 1)
+				p.Calls = append(p.Calls, harness.Call{Op: a.Op, Args: a, Thread: thread, Async: k < n-1, Weight: 1 + weight(a, thread)})
+			}
+		}
 		for t := 0; t <= p.Threads; t++ {
 			call(ops[r.IntN(len(ops))], t, t < p.Threads, 1)
 		}
@@ -504,6 +537,14 @@ func scenario(r *rand.Rand, exes []string) *harness.Scenario {
 	}
 	return sc
 }
+
+// burstOrders are the least number of orders of the run's burst, and
+// burstMore how many more it may have: with the process's other calls,
+// over 40.
+const (
+	burstOrders = 36
+	burstMore   = 20
+)
 
 // weight ranks a case in the report: the main thread's first, and strings
 // in ordinary memory before those at the end of a mapping.

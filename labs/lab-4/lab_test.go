@@ -28,6 +28,9 @@ func TestLab(t *testing.T) {
 		{Src: "testdata/wrong/skip-empty-item.bpf.c", Fail: []string{"placed-reported"}},
 		{Src: "testdata/wrong/skip-zero-quantity.bpf.c", Fail: []string{"placed-reported"}},
 		{Src: "testdata/wrong/length-s8.bpf.c", Fail: []string{"audit-reported"}},
+		// One process places a burst of orders, some placed again.
+		{Src: "testdata/wrong/dedup-id.bpf.c", Fail: []string{"placed-reported"}},
+		{Src: "testdata/wrong/per-process-cap.bpf.c", Fail: []string{"placed-reported"}},
 		// Audits from other threads happen in most runs, not all.
 		{Src: "testdata/wrong/tid-not-pid.bpf.c", Fail: []string{"placed-reported"}, MayFail: []string{"audit-reported"}},
 	}, nil)

@@ -11,6 +11,10 @@
  *   ZERO(e)            how a reserved record is cleared
  *   OWN_PROGRAMS       the file writes both programs itself (start() and
  *                      the map are here)
+ *   PLACED_GATE(id)    whether a placed firing gets an event at all, asked
+ *                      before its record is reserved (a file that defines
+ *                      it includes the headers and declares what the gate
+ *                      uses before this file)
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -39,6 +43,9 @@
 #ifndef ZERO
 #define ZERO(e) __builtin_memset(e, 0, sizeof(*e))
 #endif
+#ifndef PLACED_GATE
+#define PLACED_GATE(id) 1
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -62,8 +69,11 @@ static __always_inline struct event *start(__u32 kind)
 SEC(PLACED_SEC)
 int BPF_USDT(on_placed, PLACED_ARGS)
 {
-	struct event *e = start(EVENT_PLACED);
+	struct event *e;
 
+	if (!PLACED_GATE(id))
+		return 0;
+	e = start(EVENT_PLACED);
 	if (!e)
 		return 0;
 	e->id = id;
