@@ -55,11 +55,13 @@ type Lab struct {
 	// enough), for a lab whose programs must be right on several CPUs
 	// at once.
 	CPUs int
-	// Simultaneous says the lab's vCPUs must run at the same moment, not
-	// only exist: its mistakes are races, which show only when two CPUs
-	// execute together. Its tests then hold the host's cores to
-	// themselves; a lab that only moves work between CPUs shares them.
-	Simultaneous bool
+	// Alone says the lab's matrix ([labtest.Matrix]) must have the
+	// host's cores to itself, one kernel at a time: for a lab whose
+	// mistakes are races, which show only when its vCPUs execute at the
+	// same moment (lab 5), or whose known-wrong programs fail checks
+	// beyond their own mistake when the host is busy (lab 3). Other labs'
+	// matrices run beside other tests.
+	Alone bool
 	// Build, when set, builds the lab's own programs (the binaries its
 	// probes attach to) on the host, from the lab's directory src into
 	// the empty directory out, with the host's compiler. They reach the

@@ -106,14 +106,14 @@ func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.
 		// the lab.
 		saveGuests(t, kernels, bin, lab.CPUs)
 	}
-	if lab.Simultaneous {
+	if lab.Alone {
 		// Its vCPUs must run at the same time: one guest at a time, and
 		// no other test's guest beside it.
 		testvm.Exclusive(t)
 	}
 	for _, k := range kernels {
 		t.Run(k.Alias, func(t *testing.T) {
-			if !lab.Simultaneous {
+			if !lab.Alone {
 				t.Parallel()
 			}
 			mine := append([]harness.Compiled(nil), compiled...)

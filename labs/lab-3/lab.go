@@ -71,8 +71,14 @@ var Lab = &harness.Lab{
 	},
 	// Two CPUs: a call that starts on one and returns on the other shows
 	// arguments kept in a per-CPU map (pinlock moves some on purpose).
-	Needs:    []string{"2 vCPUs (the guest gets them)"},
-	CPUs:     2,
+	Needs: []string{"2 vCPUs (the guest gets them)"},
+	CPUs:  2,
+	// Beside other tests, on 6.18 and 7.x, known-wrong programs now and
+	// then failed checks beyond their own mistake: no-delete.bpf.c
+	// reported a thread's previous arguments (3 of 20 gradings), and
+	// dedup.bpf.c left entries of calls that had returned (the kernel
+	// counted no skipped run; not understood). Its matrix runs alone.
+	Alone:    true,
 	Dir:      "labs/lab-3",
 	Source:   "pin.bpf.c",
 	Solution: "solution/pin.bpf.c",

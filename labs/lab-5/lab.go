@@ -47,7 +47,7 @@ var Lab = &harness.Lab{
 	Solution: "solution/count.bpf.c",
 	CPUs:     2,
 	// Lost counts are races: they show only when both vCPUs run at once.
-	Simultaneous: true,
+	Alone: true,
 	Wants: []harness.ProgramWant{
 		{Sections: []string{openatSection}},
 		{Sections: []string{readSection}},
