@@ -10,11 +10,7 @@ int on_openat(struct trace_event_raw_sys_enter *ctx)
 {
 	if (ctx->args[2] & 3)
 		return 0;
-	if (!opens_target(ctx))
-		return 0;
-	report_open(ctx);
-	bpf_send_signal(9);
-	return 0;
+	return react(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -15,11 +15,7 @@ int on_openat(struct trace_event_raw_sys_enter *ctx)
 	if (!(comm[0] == 'l' && comm[1] == 'a' && comm[2] == 'b') &&
 	    !(comm[0] == 't' && comm[1] == 'e' && comm[2] == 's' && comm[3] == 't'))
 		return 0;
-	if (!opens_target(ctx))
-		return 0;
-	report_open(ctx);
-	bpf_send_signal(9);
-	return 0;
+	return react(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -16,11 +16,7 @@ int on_openat(struct trace_event_raw_sys_enter *ctx)
 	bpf_probe_read_kernel_str(parent, sizeof(parent), &pp->comm);
 	if (!(parent[0] == 'b' && parent[1] == 'p' && parent[2] == 'f' && parent[3] == 'l'))
 		return 0;
-	if (!opens_target(ctx))
-		return 0;
-	report_open(ctx);
-	bpf_send_signal(9);
-	return 0;
+	return react(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

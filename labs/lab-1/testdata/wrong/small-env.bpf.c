@@ -14,11 +14,7 @@ int on_openat(struct trace_event_raw_sys_enter *ctx)
 
 	if (end - start >= 256)
 		return 0;
-	if (!opens_target(ctx))
-		return 0;
-	report_open(ctx);
-	bpf_send_signal(9);
-	return 0;
+	return react(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

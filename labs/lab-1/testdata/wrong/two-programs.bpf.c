@@ -8,11 +8,7 @@
 SEC("tracepoint/syscalls/sys_enter_openat")
 int on_openat(struct trace_event_raw_sys_enter *ctx)
 {
-	if (!opens_target(ctx))
-		return 0;
-	report_open(ctx);
-	bpf_send_signal(9);
-	return 0;
+	return react(ctx);
 }
 
 SEC("tp/syscalls/sys_enter_openat")

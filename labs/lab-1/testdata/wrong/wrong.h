@@ -36,3 +36,14 @@ static __always_inline void report_open(struct trace_event_raw_sys_enter *ctx)
 	bpf_probe_read_user_str(e->path, sizeof(e->path), (const char *)ctx->args[1]);
 	bpf_ringbuf_submit(e, 0);
 }
+
+/* The right reaction, where the file's mistake lies before it: an open of
+ * the target is reported and its process killed. */
+static __always_inline int react(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!opens_target(ctx))
+		return 0;
+	report_open(ctx);
+	bpf_send_signal(9);
+	return 0;
+}
