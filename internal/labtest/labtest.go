@@ -107,8 +107,8 @@ func Matrix(t *testing.T, lab *harness.Lab, cases []Case, extra func(t *testing.
 		saveGuests(t, kernels, bin, lab.CPUs)
 	}
 	if lab.Alone {
-		// Its vCPUs must run at the same time: one guest at a time, and
-		// no other test's guest beside it.
+		// One guest at a time, and no other test's guest beside it (see
+		// harness.Lab.Alone for the labs that ask).
 		testvm.Exclusive(t)
 	}
 	for _, k := range kernels {
